@@ -1,0 +1,4 @@
+"""marts/weekly_kpis assets (filled in by its issue)."""
+
+ASSETS: list = []
+CHECKS: list = []

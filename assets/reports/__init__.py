@@ -1,0 +1,4 @@
+"""reports assets (filled in by its issue)."""
+
+ASSETS: list = []
+CHECKS: list = []

@@ -1,0 +1,4 @@
+"""serving assets (filled in by its issue)."""
+
+ASSETS: list = []
+CHECKS: list = []

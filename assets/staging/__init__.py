@@ -1,0 +1,4 @@
+"""staging assets (filled in by its issue)."""
+
+ASSETS: list = []
+CHECKS: list = []

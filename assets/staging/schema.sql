@@ -1,0 +1,169 @@
+-- Canonical model of xiaoshuju (DESIGN.md §3). The single shape every reader writes and every mart reads.
+-- Times are UTC TIMESTAMPTZ; money DECIMAL(18,2) yuan; personal identifiers only as keyed hashes / masked text.
+-- member_id / group_id are opaque stable ids made by identity resolution ('m_' || 16 hex, 'g_' || 16 hex).
+-- The literal member_id 'brand_direct' is never used in staging; marts use it for orders with no 大C.
+
+CREATE SCHEMA IF NOT EXISTS landing;
+CREATE SCHEMA IF NOT EXISTS staging;
+CREATE SCHEMA IF NOT EXISTS quarantine;
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE SCHEMA IF NOT EXISTS ops;
+
+-- One row per file ever seen in the inbox (by content hash).
+CREATE TABLE IF NOT EXISTS landing.manifest (
+    file_sha256      VARCHAR PRIMARY KEY,
+    file_name        VARCHAR NOT NULL,      -- name as dropped (relative to inbox)
+    archived_path    VARCHAR,               -- archive/<sha[:2]>/<sha>/<name>; original bytes, never modified
+    size_bytes       BIGINT,
+    detected_format  VARCHAR NOT NULL,      -- youzan_orders, youzan_order_lines, youzan_customers, ktt_orders,
+                                            -- shopify_orders, canonical_orders, wechatmsg_chat, pywxdump_chat,
+                                            -- wecom_archive, wecom_group_detail, invite_records, unknown, empty, binary
+    encoding         VARCHAR,               -- utf-8-sig, utf-8, gb18030, binary(xlsx), ...
+    row_count        BIGINT,                -- data rows (header excluded)
+    first_ts         TIMESTAMPTZ,           -- earliest event time in the file, if it has times
+    last_ts          TIMESTAMPTZ,
+    status           VARCHAR NOT NULL,      -- registered | unknown_format | empty | binary | unreadable
+    problem          VARCHAR,               -- words for a user when status != registered
+    first_seen_at    TIMESTAMPTZ NOT NULL,
+    seen_count       INTEGER NOT NULL DEFAULT 1,
+    ingested_at      TIMESTAMPTZ            -- set by staging when the file's rows were loaded
+);
+
+CREATE TABLE IF NOT EXISTS staging.orders (
+    order_id            VARCHAR PRIMARY KEY,   -- source || ':' || source_order_no
+    source              VARCHAR NOT NULL,      -- youzan | ktt | shopify | canonical
+    source_order_no     VARCHAR NOT NULL,
+    member_id           VARCHAR,               -- buyer, resolved
+    order_type          VARCHAR,               -- raw type text, e.g. 社群接龙订单
+    status              VARCHAR NOT NULL,      -- pending | paid | shipped | completed | closed | refunded
+    is_paid             BOOLEAN NOT NULL,      -- money was received (paid_at not null and paid_amount > 0)
+    created_at          TIMESTAMPTZ NOT NULL,
+    paid_at             TIMESTAMPTZ,
+    completed_at        TIMESTAMPTZ,
+    items_amount        DECIMAL(18,2),
+    freight             DECIMAL(18,2),
+    discount_amount     DECIMAL(18,2),
+    receivable_amount   DECIMAL(18,2),
+    paid_amount         DECIMAL(18,2) NOT NULL,  -- 0 for unpaid
+    refund_status       VARCHAR,               -- none | partial | full
+    refund_amount       DECIMAL(18,2) NOT NULL DEFAULT 0,
+    net_amount          DECIMAL(18,2) NOT NULL,  -- paid_amount - refund_amount (the GMV contribution)
+    seller_member_id    VARCHAR,               -- 分销员 / 团长 / 帮卖 named on the order (last touch), resolved
+    is_leader_order     BOOLEAN,               -- 团长订单 / 接龙
+    group_id            VARCHAR,               -- group named by the order itself, if any (rare)
+    item_count          INTEGER,
+    source_file_sha256  VARCHAR NOT NULL,
+    source_line         BIGINT,
+    export_ts           TIMESTAMPTZ            -- newest export wins for the same order_id
+);
+
+CREATE TABLE IF NOT EXISTS staging.order_lines (
+    order_id            VARCHAR NOT NULL,
+    line_no             INTEGER NOT NULL,
+    product_name        VARCHAR,
+    unit_price          DECIMAL(18,2),
+    quantity            INTEGER,
+    line_amount         DECIMAL(18,2),
+    refund_status       VARCHAR,
+    refund_amount       DECIMAL(18,2) NOT NULL DEFAULT 0,
+    seller_member_id    VARCHAR,
+    source_file_sha256  VARCHAR NOT NULL,
+    source_line         BIGINT,
+    PRIMARY KEY (order_id, line_no)
+);
+
+CREATE TABLE IF NOT EXISTS staging.members (
+    member_id           VARCHAR PRIMARY KEY,
+    display_name_masked VARCHAR,               -- 王*  (never the raw name)
+    phone_masked        VARCHAR,               -- 138****1234
+    is_staff            BOOLEAN NOT NULL DEFAULT FALSE,  -- brand staff account (WeCom staff, exporting account)
+    first_seen_at       TIMESTAMPTZ,           -- earliest of: group join, customer since, first order, first message
+    customer_since      TIMESTAMPTZ,           -- 成为客户时间 where known
+    sources             VARCHAR[]              -- which source formats know this member
+);
+
+CREATE TABLE IF NOT EXISTS staging.member_identities (
+    member_id           VARCHAR NOT NULL,
+    id_type             VARCHAR NOT NULL,      -- phone | wxid | wecom_external | unionid | platform_buyer | nickname_in_group
+    id_hash             VARCHAR NOT NULL,      -- keyed hash (HMAC) of the normalised identifier
+    source_format       VARCHAR NOT NULL,
+    confidence          VARCHAR NOT NULL,      -- high | low
+    first_seen_at       TIMESTAMPTZ,
+    PRIMARY KEY (id_type, id_hash, source_format)
+);
+
+CREATE TABLE IF NOT EXISTS staging.groups (
+    group_id            VARCHAR PRIMARY KEY,
+    source              VARCHAR NOT NULL,      -- wechat | wecom
+    group_name          VARCHAR,               -- group names are business names, kept
+    owner_member_id     VARCHAR,               -- the 大C who owns it (群主)
+    created_at          TIMESTAMPTZ,           -- creation time, else first event seen
+    first_event_at      TIMESTAMPTZ,
+    last_event_at       TIMESTAMPTZ
+);
+
+CREATE TABLE IF NOT EXISTS staging.group_memberships (
+    group_id            VARCHAR NOT NULL,
+    member_id           VARCHAR NOT NULL,
+    event               VARCHAR NOT NULL,      -- join | leave
+    event_at            TIMESTAMPTZ NOT NULL,
+    scene               VARCHAR,               -- invite | link | qr | organic | owner | removed | left | unknown
+    inviter_member_id   VARCHAR,
+    source_format       VARCHAR NOT NULL,
+    source_file_sha256  VARCHAR,
+    source_line         BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS staging.messages (
+    message_id          VARCHAR PRIMARY KEY,   -- source-stable id
+    group_id            VARCHAR NOT NULL,
+    sender_member_id    VARCHAR,               -- NULL for system notices
+    sent_at             TIMESTAMPTZ NOT NULL,
+    kind                VARCHAR NOT NULL,      -- text | image | voice | video | sticker | link | miniprogram |
+                                               -- solitaire | quote | transfer | redpacket | system | recall | other
+    length              INTEGER,               -- characters of text content (0 for non-text); no text is stored
+    is_question         BOOLEAN NOT NULL DEFAULT FALSE,
+    is_owner            BOOLEAN NOT NULL DEFAULT FALSE,  -- sent by the group's owner
+    is_staff            BOOLEAN NOT NULL DEFAULT FALSE,  -- sent by brand staff
+    is_recalled         BOOLEAN NOT NULL DEFAULT FALSE,  -- later recalled (does not count as speech)
+    first_response_at   TIMESTAMPTZ,           -- for questions: first later message in the group by someone else
+    first_response_seconds DOUBLE,
+    source_format       VARCHAR NOT NULL,
+    source_file_sha256  VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS staging.referrals (
+    referrer_member_id  VARCHAR NOT NULL,
+    referee_member_id   VARCHAR NOT NULL,
+    referred_at         TIMESTAMPTZ NOT NULL,
+    channel             VARCHAR NOT NULL,      -- invite_record | distributor_binding | chat_invite | chat_qr | wecom_invitor
+    group_id            VARCHAR,
+    source_format       VARCHAR NOT NULL,
+    source_file_sha256  VARCHAR
+);
+
+-- Every row that was not loaded, with a reason. Originals stay in the archive: nothing is lost.
+CREATE TABLE IF NOT EXISTS quarantine.rows (
+    file_sha256         VARCHAR NOT NULL,
+    file_name           VARCHAR NOT NULL,
+    source_format       VARCHAR,
+    line_no             BIGINT,                -- 1-based physical line in the file (header = 1); NULL for file-level
+    reason_code         VARCHAR NOT NULL,      -- bad_date | negative_amount | missing_id | broken_row | bad_number |
+                                               -- bad_encoding | duplicate_key | unknown_layout | missing_columns |
+                                               -- empty_file | binary_file | truncated | bad_json | contract_violation
+    reason              VARCHAR NOT NULL,      -- words for a user: which column, what value shape, what to do
+    preview_masked      VARCHAR,               -- the row with digits/names masked
+    quarantined_at      TIMESTAMPTZ NOT NULL
+);
+
+-- Per file: rows in = loaded + quarantined.
+CREATE TABLE IF NOT EXISTS ops.reconciliation (
+    file_sha256         VARCHAR PRIMARY KEY,
+    file_name           VARCHAR NOT NULL,
+    source_format       VARCHAR,
+    rows_in             BIGINT NOT NULL,
+    rows_loaded         BIGINT NOT NULL,
+    rows_quarantined    BIGINT NOT NULL,
+    reconciled          BOOLEAN NOT NULL,
+    checked_at          TIMESTAMPTZ NOT NULL
+);

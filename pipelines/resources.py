@@ -1,0 +1,26 @@
+"""Resources: the warehouse (DuckDB, one writer) and the product settings."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from xiaoshuju.settings import Settings, load_settings
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """Where the data lives (XIAOSHUJU_HOME) and every configurable threshold; see docs/configuration.md."""
+
+    home: str
+
+    def get(self) -> Settings:
+        return load_settings(self.home).ensure_dirs()
+
+
+def build_resources() -> dict:
+    """Resolved from XIAOSHUJU_HOME (default ./data) when the code location loads."""
+    settings = load_settings()
+    return {
+        "settings": SettingsResource(home=str(settings.home)),
+        "warehouse": DuckDBResource(database=str(settings.warehouse)),
+    }

@@ -1,0 +1,5 @@
+"""Metrics of the dac_contribution area. Register each with its zh/en label, formula in words and unit."""
+
+from xiaoshuju.metrics import Metric, register
+
+register()

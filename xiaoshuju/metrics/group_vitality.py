@@ -1,0 +1,5 @@
+"""Metrics of the group_vitality area. Register each with its zh/en label, formula in words and unit."""
+
+from xiaoshuju.metrics import Metric, register
+
+register()

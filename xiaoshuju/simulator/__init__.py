@@ -1,0 +1,1 @@
+"""Seeded simulator of a community-retail brand (issue 4)."""
