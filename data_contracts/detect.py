@@ -13,30 +13,13 @@ from dataclasses import dataclass
 
 SAMPLE_BYTES = 256 * 1024
 
-# format name -> header names that must all appear in the first row
-HEADER_SIGNATURES: dict[str, tuple[str, ...]] = {
-    "youzan_orders": ("订单号", "订单创建时间", "买家手机号", "订单实付金额"),
-    "youzan_order_lines": ("订单号", "商品名称", "商品实际成交金额"),
-    "youzan_customers": ("客户手机号", "成为客户时间"),
-    "ktt_orders": ("跟团号", "下单人", "支付时间", "订单金额"),
-    "shopify_orders": ("Name", "Financial Status", "Lineitem name", "Created at"),
-    "canonical_orders": ("order_no", "buyer_phone", "created_at", "paid_amount"),
-    "wechatmsg_chat": ("localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "StrContent"),
-    "pywxdump_chat": ("MsgSvrID", "type_name", "is_sender", "talker", "CreateTime"),
-    "invite_records": ("邀请人ID", "被邀请人ID", "邀请时间"),
-}
+# format name -> header names that must all appear in the first row; read from data_contracts/mappings/*.yaml
+# (``signature`` and ``priority``), so a new layout is a new mapping file.
+from data_contracts.contracts import header_signatures  # noqa: E402
+
+HEADER_SIGNATURES: dict[str, tuple[str, ...]] = header_signatures()
 # checked in this order; more specific signatures first
-DETECTION_ORDER = (
-    "youzan_orders",
-    "youzan_order_lines",
-    "youzan_customers",
-    "ktt_orders",
-    "shopify_orders",
-    "canonical_orders",
-    "wechatmsg_chat",
-    "pywxdump_chat",
-    "invite_records",
-)
+DETECTION_ORDER = tuple(HEADER_SIGNATURES)
 
 
 @dataclass(frozen=True)
@@ -50,17 +33,20 @@ class Detection:
 def decode_sample(sample: bytes, truncated: bool) -> tuple[str, str] | None:
     """Return (encoding, text) for UTF-8 with/without BOM or GB18030, else None."""
     if sample.startswith(b"\xef\xbb\xbf"):
-        candidates = ("utf-8-sig",)
+        # decode after the BOM so error positions are positions in ``body`` (a cut multi-byte character at the
+        # end of the sample is then recognised as such)
+        body, candidates, bom = sample[3:], ("utf-8",), True
     else:
-        candidates = ("utf-8", "gb18030")
+        body, candidates, bom = sample, ("utf-8", "gb18030"), False
     for enc in candidates:
+        name = "utf-8-sig" if bom else enc
         try:
-            return enc, sample.decode(enc)
+            return name, body.decode(enc)
         except UnicodeDecodeError as exc:
             # a multi-byte character cut at the end of the sample is not an encoding error
-            if truncated and exc.start >= len(sample) - 4:
+            if truncated and exc.start >= len(body) - 4:
                 try:
-                    return enc, sample[: exc.start].decode(enc)
+                    return name, body[: exc.start].decode(enc)
                 except UnicodeDecodeError:
                     continue
             continue
@@ -115,7 +101,9 @@ def detect(path_or_bytes, *, full_bytes_for_xlsx: bytes | None = None) -> Detect
         return Detection(fmt, "xlsx", header)
     if b"\x00" in sample[:4096]:
         return Detection("binary", None, problem="binary file (not CSV, JSON or xlsx): drop the original export instead")
-    decoded = decode_sample(sample, truncated=size > len(sample))
+    # an incomplete multi-byte character at the very end is a cut-off file (reported as truncated by staging),
+    # not an encoding problem
+    decoded = decode_sample(sample, truncated=size > len(sample) or not sample.endswith(b"\n"))
     if decoded is None:
         return Detection(
             "unreadable", None, problem="text is neither UTF-8 nor GB18030: re-save the file as UTF-8 CSV from Excel"
@@ -140,6 +128,12 @@ def _detect_json(text: str, enc: str) -> Detection:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError:
+            # a damaged export still shows whose it is; staging reports the bad JSON with its line
+            head = text[:4096]
+            if '"msgid"' in head and '"msgtime"' in head:
+                return Detection("wecom_archive", enc)
+            if '"group_chat"' in head or ('"chat_id"' in head and '"member_list"' in head):
+                return Detection("wecom_group_detail", enc)
             return Detection("unknown", enc, problem="JSON that is neither JSON lines nor one complete document")
     if isinstance(obj, dict) and {"msgid", "msgtime", "msgtype"} <= obj.keys():
         return Detection("wecom_archive", enc, tuple(obj.keys()))

@@ -16,8 +16,14 @@ def _run(args) -> int:
     from pipelines.runner import materialize_all
 
     s = load_settings().ensure_dirs()
-    out = materialize_all(s)
-    print(f"run {'succeeded' if out['success'] else 'FAILED'} in {out['seconds']:.1f}s (run id {out['run_id']})")
+    out = materialize_all(s, stage=getattr(args, "stage", None))
+    weeks = " .. ".join(out["partition_range"] or ("none",))
+    print(
+        f"run {'succeeded' if out['success'] else 'FAILED'} in {out['seconds']:.1f}s "
+        f"(run ids {', '.join(out['run_ids'])}; weeks {weeks})"
+    )
+    if len(out["stages"]) > 1:
+        print("  " + ", ".join(f"{k} {v:.1f}s" for k, v in out["stages"].items()))
     _where(s)
     return 0 if out["success"] else 1
 
@@ -57,14 +63,26 @@ def _dagit(args) -> int:
     prepare_dagster_home(s)
     env = {**os.environ, "XIAOSHUJU_HOME": str(s.home), "DAGSTER_HOME": str(s.dagster_home)}
     cmd = [
-        str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPO / "workspace.yaml"),
-        "-h", args.host, "-p", str(args.port),
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-w",
+        str(REPO / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
     ]
     return subprocess.call(cmd, env=env, cwd=REPO)
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="materialise every asset on what is in the inbox")
+    p.add_argument(
+        "--stage",
+        choices=["landing", "staging", "marts", "serving", "each"],
+        default=None,
+        help="run one layer only, or 'each' layer as its own timed run (default: one run of everything)",
+    )
     p.set_defaults(func=_run)
     p = sub.add_parser("demo", help="generate the demo brand (scale S) and run the whole pipeline")
     p.add_argument("--seed", type=int, default=7)

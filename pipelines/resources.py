@@ -17,9 +17,9 @@ class SettingsResource(dg.ConfigurableResource):
         return load_settings(self.home).ensure_dirs()
 
 
-def build_resources() -> dict:
-    """Resolved from XIAOSHUJU_HOME (default ./data) when the code location loads."""
-    settings = load_settings()
+def build_resources(settings: Settings | None = None) -> dict:
+    """Resolved from XIAOSHUJU_HOME (default ./data) when the code location loads, or from ``settings``."""
+    settings = settings or load_settings()
     return {
         "settings": SettingsResource(home=str(settings.home)),
         "warehouse": DuckDBResource(database=str(settings.warehouse)),

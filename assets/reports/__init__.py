@@ -1,4 +1,6 @@
-"""reports assets (filled in by its issue)."""
+"""reports: the weekly executive PDF (render from the serving snapshot, email once per week, archive)."""
 
-ASSETS: list = []
+from assets.reports.asset import weekly_pdf
+
+ASSETS: list = [weekly_pdf]
 CHECKS: list = []

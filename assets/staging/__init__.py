@@ -1,4 +1,8 @@
-"""staging assets (filled in by its issue)."""
+"""Staging: every registered export → canonical tables (orders … referrals) + quarantine, with contract checks."""
 
-ASSETS: list = []
-CHECKS: list = []
+from assets.staging.asset import staging_tables
+from assets.staging.checks import CHECKS
+
+ASSETS = [staging_tables]
+
+__all__ = ["ASSETS", "CHECKS"]

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS staging.orders (
     item_count          INTEGER,
     source_file_sha256  VARCHAR NOT NULL,
     source_line         BIGINT,
-    export_ts           TIMESTAMPTZ            -- newest export wins for the same order_id
+    export_ts           TIMESTAMPTZ,           -- newest export wins for the same order_id
+    status_raw          VARCHAR                -- the export's own status text (订单状态 / Financial Status)
 );
 
 CREATE TABLE IF NOT EXISTS staging.order_lines (
@@ -153,7 +154,8 @@ CREATE TABLE IF NOT EXISTS quarantine.rows (
                                                -- empty_file | binary_file | truncated | bad_json | contract_violation
     reason              VARCHAR NOT NULL,      -- words for a user: which column, what value shape, what to do
     preview_masked      VARCHAR,               -- the row with digits/names masked
-    quarantined_at      TIMESTAMPTZ NOT NULL
+    quarantined_at      TIMESTAMPTZ NOT NULL,
+    records             BIGINT NOT NULL DEFAULT 1  -- input records this row stands for (file-level rows: all of them)
 );
 
 -- Per file: rows in = loaded + quarantined.
@@ -166,4 +168,65 @@ CREATE TABLE IF NOT EXISTS ops.reconciliation (
     rows_quarantined    BIGINT NOT NULL,
     reconciled          BOOLEAN NOT NULL,
     checked_at          TIMESTAMPTZ NOT NULL
+);
+
+-- Identity resolution per source: how many of a source's identifiers joined a member known from another source.
+CREATE TABLE IF NOT EXISTS ops.identity_match_rate (
+    source_format       VARCHAR PRIMARY KEY,
+    identifiers         BIGINT NOT NULL,       -- distinct identifiers (keyed hashes) seen in the source
+    members             BIGINT NOT NULL,       -- distinct members they resolve to
+    matched_members     BIGINT NOT NULL,       -- of those, members also known from at least one other source
+    match_rate          DOUBLE,                -- matched_members / members
+    low_confidence      BIGINT NOT NULL,       -- identifiers resolved only by nickname within a group
+    computed_at         TIMESTAMPTZ NOT NULL
+);
+
+-- ---- ingest: per-file records, already typed and hashed (no raw personal data), from which staging is rebuilt.
+-- Identity keys are '<id_type>:<keyed hash>'. Every table carries the file it came from.
+CREATE SCHEMA IF NOT EXISTS ingest;
+
+CREATE TABLE IF NOT EXISTS ingest.orders (
+    order_id VARCHAR, source VARCHAR, source_order_no VARCHAR, source_format VARCHAR, buyer_key VARCHAR,
+    buyer_name_masked VARCHAR, buyer_phone_masked VARCHAR, order_type VARCHAR, status VARCHAR, status_raw VARCHAR,
+    is_paid BOOLEAN, created_at TIMESTAMPTZ, paid_at TIMESTAMPTZ, completed_at TIMESTAMPTZ,
+    items_amount DECIMAL(18,2), freight DECIMAL(18,2), discount_amount DECIMAL(18,2), receivable_amount DECIMAL(18,2),
+    paid_amount DECIMAL(18,2), refund_status VARCHAR, refund_amount DECIMAL(18,2), net_amount DECIMAL(18,2),
+    seller_key VARCHAR, seller_name_key VARCHAR, is_leader_order BOOLEAN, item_count INTEGER,
+    source_file_sha256 VARCHAR, source_line BIGINT, export_ts TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS ingest.order_lines (
+    order_id VARCHAR, line_no INTEGER, product_name VARCHAR, unit_price DECIMAL(18,2), quantity INTEGER,
+    line_amount DECIMAL(18,2), refund_status VARCHAR, refund_amount DECIMAL(18,2), seller_key VARCHAR,
+    source_file_sha256 VARCHAR, source_line BIGINT, export_ts TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS ingest.id_keys (
+    key VARCHAR, id_type VARCHAR, source_format VARCHAR, confidence VARCHAR, seen_at TIMESTAMPTZ,
+    name_masked VARCHAR, phone_masked VARCHAR, is_staff BOOLEAN, customer_since TIMESTAMPTZ,
+    source_file_sha256 VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest.id_edges (
+    key_a VARCHAR, key_b VARCHAR, source_format VARCHAR, source_file_sha256 VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest.nick_links (nick_key VARCHAR, key VARCHAR, source_file_sha256 VARCHAR);
+CREATE TABLE IF NOT EXISTS ingest.seller_names (name_key VARCHAR, key VARCHAR, n BIGINT, source_file_sha256 VARCHAR);
+CREATE TABLE IF NOT EXISTS ingest.messages (
+    message_id VARCHAR, group_key VARCHAR, sender_key VARCHAR, sent_at TIMESTAMPTZ, kind VARCHAR, length INTEGER,
+    is_question BOOLEAN, is_owner_msg BOOLEAN, recalls_message_id VARCHAR, source_format VARCHAR,
+    source_file_sha256 VARCHAR, source_line BIGINT
+);
+CREATE TABLE IF NOT EXISTS ingest.groups (
+    group_key VARCHAR, source VARCHAR, group_name VARCHAR, owner_key VARCHAR, created_at TIMESTAMPTZ,
+    snapshot_at TIMESTAMPTZ, source_format VARCHAR, source_file_sha256 VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest.group_events (
+    group_key VARCHAR, member_key VARCHAR, event VARCHAR, event_at TIMESTAMPTZ, scene VARCHAR, inviter_key VARCHAR,
+    source_format VARCHAR, source_file_sha256 VARCHAR, source_line BIGINT
+);
+CREATE TABLE IF NOT EXISTS ingest.wecom_members (
+    group_key VARCHAR, member_key VARCHAR, member_type BIGINT, join_at TIMESTAMPTZ, scene VARCHAR,
+    inviter_key VARCHAR, is_staff BOOLEAN, snapshot_at TIMESTAMPTZ, source_file_sha256 VARCHAR, source_line BIGINT
+);
+CREATE TABLE IF NOT EXISTS ingest.referrals (
+    referrer_key VARCHAR, referee_key VARCHAR, referred_at TIMESTAMPTZ, channel VARCHAR, group_key VARCHAR,
+    source_format VARCHAR, source_file_sha256 VARCHAR
 );

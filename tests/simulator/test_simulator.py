@@ -22,6 +22,10 @@ from bgnbd_fit import fit_bgnbd, rfm_from_orders  # noqa: E402
 
 FORMATS = Path("/work/shared/formats")
 SMALL = dict(members=1200, weeks=20, zombie_share=0.3, wecom_share=0.3)
+# the reason codes landing/staging quarantine with (plus duplicate_file, which landing de-duplicates)
+REASONS = {"bad_date", "negative_amount", "missing_id", "broken_row", "bad_number", "bad_encoding", "truncated",
+           "empty_file", "binary_file", "unknown_layout", "missing_columns", "bad_json", "duplicate_key",
+           "duplicate_file"}
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:
@@ -157,7 +161,10 @@ def test_zombie_groups_after_zombie_date(sim):
         assert after.filter((pl.col("Sender") != owners[key]) & (pl.col("Type") != "10000")).height == 0
     for p in sim.out_dir.glob("*/wecom/archive_*.jsonl"):
         for line in p.read_text().splitlines():
-            m = json.loads(line)
+            try:
+                m = json.loads(line)
+            except json.JSONDecodeError:  # an injected bad_json line
+                continue
             if m["roomid"] in zkeys and m["msgtime"] >= int(zkeys[m["roomid"]].timestamp()) * 1000:
                 assert not m["from"].startswith(("wm", "wo")), m
     assert g.height >= 1
@@ -183,9 +190,20 @@ def test_defects_are_where_truth_says(sim):
 
     d = truth(sim, "defects")
     assert set(d["kind"].unique()) >= {"bad_date", "missing_id", "broken_row", "duplicate_file", "bad_encoding",
-                                       "truncated"}
+                                       "truncated", "bad_json"}
+    assert set(d["expected_reason_code"]) <= REASONS
     headers = {}
-    for rel, line, kind in d.select("file", "line", "kind").iter_rows():
+    archive = d.filter(pl.col("file").str.ends_with(".jsonl"))
+    assert set(archive["kind"]) == {"bad_json", "missing_id"}
+    for rel, line, kind in archive.select("file", "line", "kind").iter_rows():
+        raw = (sim.out_dir / rel).read_text(encoding="utf-8").split("\n")[line - 1]
+        if kind == "bad_json":
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(raw)
+        else:
+            m = json.loads(raw)
+            assert "msgid" not in m and m["roomid"].startswith("wr")
+    for rel, line, kind in d.filter(~pl.col("file").str.ends_with(".jsonl")).select("file", "line", "kind").iter_rows():
         data = (sim.out_dir / rel).read_bytes()
         if line is None:
             if kind == "duplicate_file":
@@ -217,7 +235,10 @@ def test_defects_are_where_truth_says(sim):
             assert any(v in ("12.3O", "abc", "1,2.5") for v in row)
     # no defects on clean rows: row-level defect count matches ~ the rate
     rows_total = truth(sim, "files").filter(pl.col("format") != "wecom_archive")["rows"].sum()
-    assert 0.003 < d.filter(pl.col("line").is_not_null()).height / rows_total < 0.03
+    csv_rows = d.filter(pl.col("line").is_not_null() & ~pl.col("file").str.ends_with(".jsonl")).height
+    assert 0.003 < csv_rows / rows_total < 0.03
+    archive_rows = truth(sim, "files").filter(pl.col("format") == "wecom_archive")["rows"].sum()
+    assert 0.0003 < archive.height / archive_rows < 0.003  # a tenth of the CSV rate
 
 
 def test_identity_links(sim):

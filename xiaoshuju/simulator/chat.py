@@ -21,6 +21,12 @@ MEMBER_KIND_P = np.array([0.66, 0.10, 0.02, 0.01, 0.12, 0.01, 0.005, 0.005, 0.0,
 OWNER_KIND_P = np.array([0.45, 0.14, 0.01, 0.02, 0.03, 0.06, 0.06, 0.04, 0.12, 0.0, 0.0, 0.07, 0.0])
 HOUR_P = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.4, 1.5, 3, 5, 6, 6, 6, 7, 5, 5, 5, 5, 6, 7, 8, 9, 8, 5, 2.5])
 HOUR_P = HOUR_P / HOUR_P.sum()
+STAFF_TEXT = "【品牌通知】本周新品上架，点击小程序下单，有问题找群主"
+_POOLS = {"member": nm.MEMBER_TEXT, "question": nm.MEMBER_QUESTION, "owner": nm.OWNER_TEXT, "reply": nm.OWNER_REPLY,
+          "staff": [STAFF_TEXT], "solitaire": nm.SOLITAIRE, "weapp": nm.WEAPP, "link": nm.LINKS}
+_OFF = dict(zip(_POOLS, np.cumsum([1] + [len(v) for v in _POOLS.values()])[:-1].tolist(), strict=True))
+_CONTENT = pl.Series("content", [""] + [x for v in _POOLS.values() for x in v], dtype=pl.String)
+_EMOJI = pl.Series("emoji", [""] + nm.EMOJI, dtype=pl.String)
 
 
 def _times(rng, lo: np.ndarray, hi: np.ndarray, t0: int) -> np.ndarray:
@@ -103,24 +109,26 @@ def week_messages(w: World, k: int, msg_counter: np.ndarray) -> pl.DataFrame:
     nmsg = len(t)
     recalled = (event == 0) & (rng.random(nmsg) < 0.012)
     recall_delay = rng.integers(5, 110, nmsg)
-    # text content (no text stored downstream; lengths and question marks matter)
-    content = np.full(nmsg, "", dtype=object)
+    # text content (no text stored downstream; lengths and question marks matter): codes into one pool, then
+    # a single polars gather (no numpy string arrays)
+    code = np.zeros(nmsg, np.int64)
     is_text = kind == 0
     mem_text = is_text & (role == ROLE_MEMBER)
-    content[mem_text] = nm.pick(rng, nm.MEMBER_TEXT, int(mem_text.sum()))
-    content[is_q] = nm.pick(rng, nm.MEMBER_QUESTION, int(is_q.sum()))
+    code[mem_text] = _OFF["member"] + rng.integers(0, len(nm.MEMBER_TEXT), int(mem_text.sum()))
+    code[is_q] = _OFF["question"] + rng.integers(0, len(nm.MEMBER_QUESTION), int(is_q.sum()))
     reply = np.zeros(nmsg, bool)
     reply[len(mg) + len(og): len(mg) + len(og) + len(rg)] = True
     own_text = is_text & (role == ROLE_OWNER) & ~reply
-    content[own_text] = nm.pick(rng, nm.OWNER_TEXT, int(own_text.sum()))
-    content[is_text & reply] = nm.pick(rng, nm.OWNER_REPLY, int((is_text & reply).sum()))
-    content[is_text & (role == ROLE_STAFF)] = "【品牌通知】本周新品上架，点击小程序下单，有问题找群主"
+    code[own_text] = _OFF["owner"] + rng.integers(0, len(nm.OWNER_TEXT), int(own_text.sum()))
+    code[is_text & reply] = _OFF["reply"] + rng.integers(0, len(nm.OWNER_REPLY), int((is_text & reply).sum()))
+    code[is_text & (role == ROLE_STAFF)] = _OFF["staff"]
     emo = is_text & (rng.random(nmsg) < 0.15) & ~is_q
-    content[emo] = content[emo] + nm.pick(rng, nm.EMOJI, int(emo.sum()))
-    for code, label in ((8, "solitaire"), (6, "weapp"), (7, "weapp"), (5, "link")):
-        sel = kind == code
-        pool = nm.SOLITAIRE if label == "solitaire" else nm.WEAPP if label == "weapp" else nm.LINKS
-        content[sel] = nm.pick(rng, pool, int(sel.sum()))
+    emo_code = np.zeros(nmsg, np.int64)
+    emo_code[emo] = 1 + rng.integers(0, len(nm.EMOJI), int(emo.sum()))
+    for kc, label in ((8, "solitaire"), (6, "weapp"), (7, "weapp"), (5, "link")):
+        sel = kind == kc
+        code[sel] = _OFF[label] + rng.integers(0, len(_POOLS[label]), int(sel.sum()))
+    content = _CONTENT.gather(code) + _EMOJI.gather(emo_code)
     amount_fen = np.where(kind == 11, rng.choice([200, 520, 600, 888, 1000, 1314, 2000], size=nmsg), 0)
     amount_fen = np.where(kind == 10, rng.integers(1000, 30000, nmsg), amount_fen)
     seq = msg_counter[0] + np.arange(nmsg)
@@ -128,7 +136,7 @@ def week_messages(w: World, k: int, msg_counter: np.ndarray) -> pl.DataFrame:
     df = pl.DataFrame({
         "group": group.astype(np.int32), "t": t.astype(np.int64), "sender": sender.astype(np.int64),
         "role": role.astype(np.int8), "kind": kind.astype(np.int8), "is_question": is_q, "event": event,
-        "recalled": recalled, "recall_t": (t + recall_delay).astype(np.int64), "content": content.astype(str),
+        "recalled": recalled, "recall_t": (t + recall_delay).astype(np.int64), "content": content,
         "amount_fen": amount_fen.astype(np.int64), "seq": seq.astype(np.int64),
     })
     return df.sort(["group", "t", "seq"])

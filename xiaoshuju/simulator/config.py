@@ -53,8 +53,11 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "S": Scale("S", 3_000, 13, 26, 0.15, 4, False, 1, 2),
-    "M": Scale("M", 100_000, 420, 52, 0.75, 4, False, 500, 6),
-    "L": Scale("L", 1_000_000, 4_200, 104, 0.95, 8, True, 1_000, 20),
+    # M: a faster-buying, slower-dropping crowd so that 52 weeks give ≈ 0.5M orders (≈ 5M messages)
+    "M": Scale("M", 100_000, 420, 52, 0.75, 4, False, 500, 6, bgnbd=BgNbd(r=0.9, alpha=2.0, a=0.8, b=8.0),
+               msg_rate=3.4),
+    # L: 104 weeks of the default crowd give ≈ 5M orders; fewer member messages keep it at ≈ 50M messages
+    "L": Scale("L", 1_000_000, 4_200, 104, 0.95, 8, True, 1_000, 20, msg_rate=1.5),
 }
 
 

@@ -15,6 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from xiaoshuju.simulator import exports as X
+from xiaoshuju.simulator import names as nm
 from xiaoshuju.simulator.chat import ROLE_MEMBER, ROLE_OWNER, week_messages
 from xiaoshuju.simulator.config import DEFAULT_END, calendar, make_scale
 from xiaoshuju.simulator.world import NONE, SCENES, WEEK, World, build_world, stream
@@ -148,13 +149,25 @@ def _batch_k(rel: str, week_starts: list[date]) -> int:
 
 
 def _ts(a: np.ndarray) -> pl.Series:
-    s = pl.Series(np.where(a == NONE, None, a).tolist() if a.dtype == object else a)
     s = pl.Series(a).cast(pl.Int64)
     return pl.select(pl.when(s == NONE).then(None).otherwise(pl.from_epoch(s, "s")).dt.replace_time_zone("UTC")).to_series()
 
 
-def _opt(a: np.ndarray, pool: np.ndarray) -> pl.Series:
-    return pl.Series(np.where(a == NONE, None, pool[np.clip(a, 0, None)]).tolist(), dtype=pl.String)
+def _opt(w: World, a: np.ndarray, attr: str) -> pl.Series:
+    """String attribute at index (null for NONE)."""
+    v = w.take(attr, a)
+    return pl.select(pl.when(pl.lit(pl.Series(np.asarray(a) == NONE))).then(None).otherwise(pl.lit(v))).to_series()
+
+
+def _opt_str(null: np.ndarray, v: pl.Series) -> pl.Series:
+    return pl.select(pl.when(pl.lit(pl.Series(null))).then(None).otherwise(pl.lit(v)).alias("s")).to_series()
+
+
+def _pid(a: np.ndarray) -> pl.Series:
+    """Person numbers → 'p0000123' (null for NONE)."""
+    s = pl.Series(np.asarray(a, dtype=np.int64))
+    return pl.select(pl.when(s == NONE).then(None).otherwise(pl.concat_str([pl.lit("p"), s.cast(pl.String).str.zfill(7)]))
+                     .alias("pid")).to_series()
 
 
 def _identity_links(w: World, ob: X.OrderBook, customer_since: np.ndarray, liuhen_senders: np.ndarray,
@@ -207,50 +220,54 @@ def _identity_links(w: World, ob: X.OrderBook, customer_since: np.ndarray, liuhe
             phone_present[p] = True
     node_type_min = np.full(label.max() + 1, 9)
     np.minimum.at(node_type_min, label, np.tile(np.arange(6), n))
-    values = {PH: w.phone, WX: w.wxid, EXT: w.ext_userid, UN: w.unionid, UID: w.youzan_uid, INT: w.internal_userid}
+    values = {PH: "phone", WX: "wxid", EXT: "ext_userid", UN: "unionid", UID: "youzan_uid", INT: "internal_userid"}
     frames = []
     for fmt, typ, p, t in rows:
         lab = label[p * 6 + t]
         rec = phone_present[p] & (lab == label[p * 6 + PH])
         comp = np.where(rec, 0, node_type_min[lab] + 1)
-        frames.append(pl.DataFrame({"source_format": fmt, "id_type": typ, "value": values[t][p].astype(str),
+        frames.append(pl.DataFrame({"source_format": fmt, "id_type": typ, "value": w.take(values[t], p),
                                     "person_id": p.astype(np.int64), "recoverable": rec, "component": comp.astype(np.int32)},
                                    schema_overrides={"source_format": pl.String, "id_type": pl.String}))
     masked = np.nonzero(ob.masked)[0]
     mp = w.o_person[masked]
     frames.append(pl.DataFrame({"source_format": "youzan_orders", "id_type": "phone_masked",
-                                "value": np.array([x[:3] + "****" + x[-4:] for x in w.phone[mp]], dtype=str),
+                                "value": w.take("phone", mp).str.slice(0, 3) + "****" + w.take("phone", mp).str.slice(-4),
                                 "person_id": mp.astype(np.int64), "recoverable": np.zeros(len(mp), bool),
                                 "component": np.full(len(mp), -1, np.int32)}).unique(maintain_order=True))
     return pl.concat(frames)
 
 
-def _pid(a: np.ndarray) -> pl.Series:
-    return pl.Series(np.where(a == NONE, None, a).tolist(), dtype=pl.Int64)
-
-
 def _write_truth(w: World, sink: X.Sink, truth_dir: Path, week_starts, customer_since, ob, liuhen_senders,
                  wecom_senders, snap_members, meta: dict) -> dict:
-    pid = lambda a: pl.Series([f"p{int(x):07d}" if x != NONE else None for x in a], dtype=pl.String)  # noqa: E731
+    pid = _pid
+
+    def put(name: str, df: pl.DataFrame) -> int:  # write at once and drop: keeps the peak memory at L low
+        df.write_parquet(truth_dir / f"{name}.parquet", statistics=False)
+        return df.height
     n = w.n
     idx = np.arange(n)
     is_staff = np.isin(idx, w.staff_idx)
     persons = pl.DataFrame({
-        "person_id": pid(idx), "name": w.name.astype(str), "nickname": w.nick.astype(str),
-        "nickname_changed_to": np.where(w.nick_change_at != NONE, w.nick2, "").astype(str),
-        "nickname_changed_at": _ts(w.nick_change_at), "phone": w.phone.astype(str), "wxid": w.wxid.astype(str),
-        "wecom_userid": np.where(w.is_dac | is_staff, w.internal_userid, w.ext_userid).astype(str),
-        "unionid": w.unionid.astype(str), "youzan_uid": w.youzan_uid.astype(str), "is_staff": is_staff,
+        "person_id": pid(idx), "name": w.pool("name")[:-1], "nickname": w.pool("nick")[:-1],
+        "nickname_changed_to": w.take("nick2", np.where(w.nick_change_at != NONE, idx, NONE)),
+        "nickname_changed_at": _ts(w.nick_change_at), "phone": w.pool("phone")[:-1], "wxid": w.pool("wxid")[:-1],
+        "wecom_userid": nm.where(w.is_dac | is_staff, w.pool("internal_userid")[:-1], w.pool("ext_userid")[:-1]),
+        "unionid": w.pool("unionid")[:-1], "youzan_uid": w.pool("youzan_uid")[:-1], "is_staff": is_staff,
         "is_dac": w.is_dac, "dac_since": _ts(w.dac_since), "promoted_at": _ts(w.promoted_at),
-        "home_group": _opt(w.home_group, w.g_key), "joined_at": _ts(w.joined_at), "customer_since": _ts(customer_since),
+        "home_group": _opt(w, w.home_group, "g_key"), "joined_at": _ts(w.joined_at), "customer_since": _ts(customer_since),
         "lam": w.lam, "p_drop": w.p_drop, "nu": w.nu, "dropout_at": _ts(w.dropout_at),
     })
+    put("persons", persons)
+    del persons
     G = w.n_groups
     groups = pl.DataFrame({
-        "group_key": w.g_key.astype(str), "source_format": np.where(w.g_wecom, "wecom_group_detail", "wechatmsg_chat"),
-        "name": w.g_name.astype(str), "owner_person": pid(w.g_owner), "created_at": _ts(w.g_created),
+        "group_key": w.pool("g_key")[:-1], "source_format": nm.where(w.g_wecom, "wecom_group_detail", "wechatmsg_chat"),
+        "name": w.pool("g_name")[:-1], "owner_person": pid(w.g_owner), "created_at": _ts(w.g_created),
         "is_zombie": w.g_zombie_at != NONE, "zombie_at": _ts(w.g_zombie_at),
     })
+    put("groups", groups)
+    del groups
     members_mask = (w.home_group != NONE) & ~is_staff
     mem_ = idx[members_mask]
     counts_wk = np.zeros((G, w.weeks), np.int64)
@@ -259,42 +276,50 @@ def _write_truth(w: World, sink: X.Sink, truth_dir: Path, week_starts, customer_
         cur = mem_[(w.joined_at[mem_] < we) & ((w.removed_at[mem_] == NONE) | (w.removed_at[mem_] >= we))]
         counts_wk[:, k] = np.bincount(w.home_group[cur], minlength=G)
     gi, ki = np.nonzero(~np.isnan(w.vitality))
-    vit = pl.DataFrame({"group_key": w.g_key[gi].astype(str), "week_start": [week_starts[k] for k in ki],
+    vit = pl.DataFrame({"group_key": w.take("g_key", gi), "week_start": pl.Series(week_starts).gather(ki),
                         "vitality": w.vitality[gi, ki], "members": counts_wk[gi, ki]})
+    put("group_vitality_weekly", vit)
+    del vit
     memberships = pl.DataFrame({
-        "group_key": w.g_key[w.home_group[mem_]].astype(str), "person_id": pid(mem_), "joined_at": _ts(w.joined_at[mem_]),
-        "scene": SCENES[w.scene[mem_]].astype(str), "inviter_person": pid(w.inviter[mem_]),
+        "group_key": w.take("g_key", w.home_group[mem_]), "person_id": pid(mem_), "joined_at": _ts(w.joined_at[mem_]),
+        "scene": nm.choose(w.scene[mem_], SCENES), "inviter_person": pid(w.inviter[mem_]),
         "removed_at": _ts(w.removed_at[mem_])})
+    put("memberships", memberships)
+    del memberships
     r = idx[(w.inviter != NONE) & members_mask]
     wecom_r = w.g_wecom[w.home_group[r]]
-    channel = np.where(wecom_r, "wecom_invitor", np.array(["", "", "chat_invite", "chat_qr", "chat_link", ""], dtype=object)[w.scene[r]])
+    channel = nm.where(wecom_r, "wecom_invitor", nm.choose(w.scene[r], ["", "chat_invite", "chat_qr", "chat_link", ""]))
     referrals = pl.DataFrame({"referrer": pid(w.inviter[r]), "referee": pid(r), "at": _ts(w.joined_at[r]),
-                              "channel": channel.astype(str), "group_key": w.g_key[w.home_group[r]].astype(str),
+                              "channel": channel, "group_key": w.take("g_key", w.home_group[r]),
                               "in_invite_records": w.in_invite_records[r]})
+    n_referrals = put("referrals", referrals)
+    del referrals
     hg = w.home_group[w.o_person]
     orders = pl.DataFrame({
         "order_no": ob.order_no, "person_id": pid(w.o_person), "created_at": _ts(w.o_created_at),
         "paid_at": _ts(w.o_paid_at), "is_paid": w.o_is_paid, "amount": w.o_amount / 100, "receivable": w.o_receivable / 100,
         "refund": w.o_refund / 100, "refund_at": _ts(w.o_refund_at),
-        "refund_kind": pl.Series(np.where(w.o_refund_at == NONE, None, np.where(w.o_refund == w.o_amount, "full", "partial")).tolist(), dtype=pl.String),
-        "group_key": w.g_key[hg].astype(str), "seller_person": pid(w.o_seller), "is_solitaire": w.o_solitaire,
+        "refund_kind": _opt_str(w.o_refund_at == NONE, nm.where(w.o_refund == w.o_amount, "full", "partial")),
+        "group_key": w.take("g_key", hg), "seller_person": pid(w.o_seller), "is_solitaire": w.o_solitaire,
         "n_lines": ob.n_lines})
+    put("orders", orders)
+    del orders
     ident = _identity_links(w, ob, customer_since, liuhen_senders, wecom_senders, snap_members)
     ident = ident.with_columns(pl.format("p{}", pl.col("person_id").cast(pl.String).str.zfill(7)).alias("person_id"))
     defects = pl.DataFrame(sink.defects or None, schema={"file": pl.String, "line": pl.Int64, "kind": pl.String,
                                                           "expected_reason_code": pl.String, "note": pl.String})
     files = pl.DataFrame({"file": sink.files, "format": sink.formats, "rows": sink.rows,
                           "batch": [f.split("/", 1)[0] for f in sink.files]})
-    tables = {"persons": persons, "groups": groups, "group_vitality_weekly": vit, "memberships": memberships,
-              "referrals": referrals, "orders": orders, "identity_links": ident, "defects": defects, "files": files}
-    for name, df in tables.items():
-        df.write_parquet(truth_dir / f"{name}.parquet", statistics=False)
+    put("identity_links", ident)
+    del ident
+    put("defects", defects)
+    put("files", files)
     sc = w.sc
     counts = {"persons": int(n), "members": int(members_mask.sum()), "dacs": int(w.is_dac.sum()),
               "promoted": int((w.promoted_at != NONE).sum()), "groups": int(G),
               "zombie_groups": int((w.g_zombie_at != NONE).sum()), "wecom_groups": int(w.g_wecom.sum()),
               "orders": int(len(w.o_person)), "paid_orders": int(w.o_is_paid.sum()),
-              "referrals": int(referrals.height), "messages": int(meta.pop("n_messages")),
+              "referrals": int(n_referrals), "messages": int(meta.pop("n_messages")),
               "files": len(sink.files), "defects": int(defects.height)}
     truth = {**meta, "bgnbd": {"r": sc.bgnbd.r, "alpha": sc.bgnbd.alpha, "a": sc.bgnbd.a, "b": sc.bgnbd.b,
                                "time_unit": "week"},

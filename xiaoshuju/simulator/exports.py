@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -48,9 +49,12 @@ class Sink:
         df = df.select(pl.when(pl.all().cast(pl.String) == "").then(None).otherwise(pl.all().cast(pl.String)).name.keep())
         body = df.write_csv(include_header=False, quote_style="necessary", line_terminator="\r\n")
         head = ",".join(header) + ("," if trailing_comma else "")
-        lines = [head] + body.split("\r\n")[:-1]
-        dfx.break_lines(lines, rows, kinds)
-        text = "\r\n".join(lines) + "\r\n"
+        if any(k == "broken_row" for k in kinds):
+            lines = [head] + body.split("\r\n")[:-1]
+            dfx.break_lines(lines, rows, kinds)
+            text = "\r\n".join(lines) + "\r\n"
+        else:
+            text = head + "\r\n" + body
         data = text.encode(encoding)
         for r, k in zip(rows, kinds, strict=True):
             self.defects.append({"file": rel, "line": int(r) + 2, "kind": str(k), "expected_reason_code": str(k),
@@ -61,16 +65,38 @@ class Sink:
 
 def _col(values, n: int) -> pl.Series:
     if isinstance(values, str):
-        return pl.Series([values] * n, dtype=pl.String)
+        if values == "":  # written as an empty field either way
+            return pl.repeat(None, n, dtype=pl.String, eager=True)
+        return pl.repeat(values, n, dtype=pl.String, eager=True)
     return nm.to_pl(values)
+
+
+def _tphone(w: World, masked: bool = False) -> str:
+    """Pools '\\t' + phone (or the masked form '\\t134****8175'), cached on the world; returns the pool name."""
+    name = "tphone_masked" if masked else "tphone"
+    if name not in w._pools:
+        ph = w.pool("phone")
+        x = ph.str.slice(0, 3) + "****" + ph.str.slice(-4) if masked else ph
+        w._pools[name] = pl.select(pl.when(ph == "").then(pl.lit("")).otherwise(pl.lit("\t") + x)).to_series()
+    return name
 
 
 def frame(header: list[str], cols: dict[int, object], n: int) -> pl.DataFrame:
     """A string frame with positional columns c0..c{len-1} (duplicate header names are fine)."""
-    return pl.DataFrame({f"c{i}": _col(cols.get(i, ""), n) for i in range(len(header))})
+    arrays = {f"c{i}": nm.to_pl(v) for i, v in cols.items() if not isinstance(v, str)}
+    if not arrays:
+        return pl.DataFrame({f"c{i}": _col(cols.get(i, ""), n) for i in range(len(header))})
+    consts = [pl.lit(cols.get(i) or None, dtype=pl.String).alias(f"c{i}") for i in range(len(header))
+              if f"c{i}" not in arrays]
+    return pl.DataFrame(arrays).with_columns(consts).select([f"c{i}" for i in range(len(header))])
 
 
 # ---------------------------------------------------------------------------------------------------------------
+DELIVERY = ["快递发货", "快递发货", "同城配送", "到店自提"]
+STATUS = ["交易关闭", "交易成功", "待发货", "已发货"]
+RSTATUS = ["", "退款成功（全额退款）", "退款成功（部分退款）"]
+
+
 class OrderBook:
     """Per-order derived fields computed once for the whole run (lines, numbers, masks)."""
 
@@ -80,17 +106,20 @@ class OrderBook:
         self.m = m
         self.shop_name = shop_name
         created_local = F.local_str(w.o_created_at).str.replace_all(r"[- :]", "")
-        tail = ((np.arange(m, dtype=np.int64) * 7919 + w.seed * 104_729) % 1_000_000_000).astype(str)
+        tail = (np.arange(m, dtype=np.int64) * 7919 + w.seed * 104_729) % 1_000_000_000
         self.order_no = pl.select(
-            pl.concat_str([pl.lit("E"), created_local, pl.Series(nm.zfill(tail, 9).astype(str))])).to_series()
+            pl.concat_str([pl.lit("E"), created_local, pl.Series(tail).cast(pl.String).str.zfill(9)])).to_series()
         self.freight = np.where((w.o_receivable >= 3000) & (rng.random(m) < 0.2), 800, 0)
         self.n_lines = rng.choice([1, 2, 3], size=m, p=[0.6, 0.3, 0.1])
         self.masked = rng.random(m) < w.sc.masked_phone_share
-        self.delivery = nm.pick(rng, ["快递发货", "快递发货", "同城配送", "到店自提"], m)
-        self.addr = rng.integers(0, len(nm.PROVINCES), m)
-        self.street = nm.join(nm.pick(rng, nm.STREETS, m), rng.integers(1, 300, m).astype(str), "号")
-        self.note = np.where(rng.random(m) < 0.03, nm.join("\t", rng.integers(10**11, 10**12, m).astype(str)),
-                             np.where(rng.random(m) < 0.05, "麻烦放门口", "——"))
+        # string fields are kept as small codes and rendered per weekly export (memory at L)
+        self.delivery_code = rng.integers(0, len(DELIVERY), m).astype(np.int8)
+        self.addr = rng.integers(0, len(nm.PROVINCES), m).astype(np.int8)
+        self.street_code = rng.integers(0, len(nm.STREETS), m).astype(np.int8)
+        self.street_no = rng.integers(1, 300, m).astype(np.int16)
+        r_note = rng.random(m) < 0.03
+        self.note_no = np.where(r_note, rng.integers(10**11, 10**12, m), 0)
+        self.note_code = np.where(r_note, 2, (rng.random(m) < 0.05).astype(np.int8)).astype(np.int8)
         self.member = rng.random(m) < 0.4
         # lines
         L = int(self.n_lines.sum())
@@ -109,14 +138,10 @@ class OrderBook:
         self.l_qty = rng.choice([1, 2, 3], size=L, p=[0.7, 0.2, 0.1])
         self.l_unit = np.ceil(share / self.l_qty * rng.uniform(1.0, 1.25, L)).astype(np.int64)
         self.l_subtotal = self.l_unit * self.l_qty
-        self.l_product = nm.pick(rng, nm.PRODUCTS, L)
+        self.l_product_code = rng.integers(0, len(nm.PRODUCTS), L).astype(np.int8)
         self.items_total = np.bincount(self.l_order, weights=self.l_subtotal, minlength=m).astype(np.int64)
         self.discount = self.items_total + self.freight - w.o_receivable
         self.l_start = first
-        ln = pl.DataFrame({"o": self.l_order, "p": self.l_product.astype(str), "q": self.l_qty})
-        gn = ln.group_by("o", maintain_order=True).agg(
-            pl.format("{}({}件)", "p", "q").str.join(";").alias("s")).sort("o")["s"]
-        self.goods_names = pl.select(pl.when(pl.Series(self.freight > 0)).then(gn + ";运费(1)").otherwise(gn)).to_series()
         # paid-order index by person for customer/invite stats
         paid = np.nonzero(w.o_is_paid)[0]
         key = (w.o_person[paid].astype(np.int64) << 32) | (w.o_paid_at[paid] - w.t0)
@@ -127,15 +152,37 @@ class OrderBook:
         self.paid_cum_ref = np.r_[0, np.cumsum(w.o_refund[self.paid_idx])]
 
 
+    def goods_names(self, idx: np.ndarray) -> pl.Series:
+        """全部商品名称 'A(1件);B(2件)' (lines are contiguous per order, at most 3)."""
+        parts = []
+        for j in range(3):
+            has = self.n_lines[idx] > j
+            pos = np.where(has, self.l_start[idx] + j, 0)
+            item = nm.cat("" if j == 0 else ";", self.products(pos), "(", self.l_qty[pos], "件)")
+            parts.append(item if j == 0 else nm.where(has, item, ""))
+        parts.append(nm.where(self.freight[idx] > 0, ";运费(1)", ""))
+        return nm.cat(*parts)
+
+    def products(self, pos: np.ndarray) -> pl.Series:
+        return nm.choose(self.l_product_code[pos], nm.PRODUCTS)
+
+    def street(self, idx: np.ndarray) -> pl.Series:
+        return nm.cat(nm.choose(self.street_code[idx], nm.STREETS), self.street_no[idx], "号")
+
+    def note(self, idx: np.ndarray) -> pl.Series:
+        code = self.note_code[idx]
+        return nm.where(code == 2, nm.cat("\t", self.note_no[idx]), nm.choose(np.minimum(code, 1), ["——", "麻烦放门口"]))
+
+
 def _status(w: World, ob: OrderBook, idx: np.ndarray, E: int):
+    """(status code into STATUS, refund-status code into RSTATUS, refunded, full, completion time)."""
     paid = w.o_is_paid[idx]
     refunded = (w.o_refund_at[idx] != NONE) & (w.o_refund_at[idx] < E)
     full = refunded & (w.o_refund[idx] == w.o_amount[idx])
     done_t = w.o_paid_at[idx] + 7 * DAY
     done = paid & (done_t < E) & ~full
-    status = np.where(~paid | full, "交易关闭", np.where(done, "交易成功",
-                      np.where(w.o_paid_at[idx] > E - DAY, "待发货", "已发货")))
-    rstatus = np.where(full, "退款成功（全额退款）", np.where(refunded, "退款成功（部分退款）", ""))
+    status = np.where(~paid | full, 0, np.where(done, 1, np.where(w.o_paid_at[idx] > E - DAY, 2, 3)))
+    rstatus = np.where(full, 1, np.where(refunded, 2, 0))
     return status, rstatus, refunded, full, np.where(done, done_t, NONE)
 
 
@@ -150,31 +197,36 @@ def write_orders(sink: Sink, w: World, ob: OrderBook, k: int, batch: str, gb: bo
     status, rstatus, refunded, full, done_t = _status(w, ob, idx, E)
     seller = w.o_seller[idx]
     has_seller = seller != NONE
-    s_ = np.clip(seller, 0, None)
-    seller_name = np.where(has_seller, w.nick[s_], "")
-    seller_phone = np.where(has_seller, nm.join("\t", w.phone[s_]), "")
-    ph = w.phone[p]
-    buyer_phone = np.where(ob.masked[idx], nm.join("\t", np.array([x[:3] + "****" + x[-4:] for x in ph], dtype=object)),
-                           nm.join("\t", ph))
+    seller_name = w.take("nick", seller)
+    seller_phone = w.take(_tphone(w), seller)
+    buyer_phone = nm.where(ob.masked[idx], w.take(_tphone(w, True), p), w.take(_tphone(w), p))
     paid = w.o_is_paid[idx]
-    prov = np.array(nm.PROVINCES, dtype=object)[ob.addr[idx]]
-    goods_names = ob.goods_names.gather(idx)
-    nick = w.nick_at(p, w.o_created_at[idx])
-    serial = np.where(paid, nm.join("\t4200", nm.zfill((idx.astype(np.int64) * 7 + 1), 24)), "")
+    addr = ob.addr[idx]
+    goods_names = ob.goods_names(idx)
+    nick = w.take_nick_at(p, w.o_created_at[idx])
+    serial = nm.where(paid, nm.cat("\t4200", pl.Series(idx.astype(np.int64) * 7 + 1).cast(pl.String).str.zfill(24)), "")
     solitaire = w.o_solitaire[idx]
+    amount = w.o_amount[idx]
+    Y = F.strings(yuan={"items": ob.items_total[idx], "freight": ob.freight[idx], "discount": ob.discount[idx],
+                        "recv": w.o_receivable[idx], "amount": amount, "refund": w.o_refund[idx],
+                        "commission": amount // 10},
+                  local={"created": w.o_created_at[idx], "paid": w.o_paid_at[idx], "done": done_t})
     cols = {
-        0: ob.order_no.gather(idx), 1: "微商城", 2: ob.shop_name, 3: np.where(solitaire, "社群接龙订单", "普通订单"),
-        4: status, 5: np.where(has_seller, "分销推广", "——"), 6: "微信小程序", 7: F.local_str(w.o_created_at[idx]),
-        8: F.local_str(w.o_paid_at[idx]), 9: F.local_str(done_t), 10: np.where(paid, "微信支付", ""), 11: serial,
-        12: F.yuan(ob.items_total[idx]), 13: F.yuan(ob.freight[idx]), 14: F.yuan(ob.discount[idx]),
-        15: F.yuan(w.o_receivable[idx]), 16: F.yuan(w.o_amount[idx]), 17: "0", 18: F.yuan(w.o_amount[idx]), 19: "0",
-        20: np.where(ob.discount[idx] > 0, "限时折扣", ""), 22: goods_names, 23: ob.n_lines[idx],
-        24: ob.delivery[idx], 26: prov[:, 0], 27: prov[:, 1], 28: prov[:, 2], 29: ob.street[idx], 30: w.name[p],
-        31: nm.join("\t", w.phone[p]), 32: ob.note[idx], 33: "——", 34: nick, 35: np.where(ob.member[idx], "是", "否"),
-        36: buyer_phone, 39: seller_name, 42: rstatus, 43: np.where(refunded, F.yuan(w.o_refund[idx]).to_numpy(), "0"),
-        44: "——", 48: np.where(solitaire, "是", "否"), 50: seller_name, 51: seller_phone,
-        52: np.where(has_seller, ob.shop_name, ""), 56: np.where(has_seller, "比例", ""),
-        57: np.where(has_seller, F.yuan(w.o_amount[idx] // 10).to_numpy(), ""),
+        0: ob.order_no.gather(idx), 1: "微商城", 2: ob.shop_name, 3: nm.where(solitaire, "社群接龙订单", "普通订单"),
+        4: nm.choose(status, STATUS), 5: nm.where(has_seller, "分销推广", "——"), 6: "微信小程序",
+        7: Y["created"], 8: Y["paid"], 9: Y["done"], 10: nm.where(paid, "微信支付", ""), 11: serial,
+        12: Y["items"], 13: Y["freight"], 14: Y["discount"], 15: Y["recv"], 16: Y["amount"], 17: "0",
+        18: Y["amount"], 19: "0",
+        20: nm.where(ob.discount[idx] > 0, "限时折扣", ""), 22: goods_names, 23: ob.n_lines[idx],
+        24: nm.choose(ob.delivery_code[idx], DELIVERY), 26: nm.choose(addr, [x[0] for x in nm.PROVINCES]),
+        27: nm.choose(addr, [x[1] for x in nm.PROVINCES]), 28: nm.choose(addr, [x[2] for x in nm.PROVINCES]),
+        29: ob.street(idx), 30: w.take("name", p),
+        31: w.take(_tphone(w), p), 32: ob.note(idx), 33: "——", 34: nick, 35: nm.where(ob.member[idx], "是", "否"),
+        36: buyer_phone, 39: seller_name, 42: nm.choose(rstatus, RSTATUS),
+        43: nm.where(refunded, Y["refund"], "0"),
+        44: "——", 48: nm.where(solitaire, "是", "否"), 50: seller_name, 51: seller_phone,
+        52: nm.where(has_seller, ob.shop_name, ""), 56: nm.where(has_seller, "比例", ""),
+        57: nm.where(has_seller, Y["commission"], ""),
     }
     df = frame(F.YOUZAN_ORDERS, cols, n)
     rng = stream(w.seed, 50, k)
@@ -189,29 +241,32 @@ def write_orders(sink: Sink, w: World, ob: OrderBook, k: int, batch: str, gb: bo
 
 
 def _write_lines(sink, w, ob, idx, status, refunded, full, k, batch) -> None:
-    pos = np.concatenate([np.arange(ob.l_start[i], ob.l_start[i] + ob.n_lines[i]) for i in idx]) if len(idx) else \
-        np.zeros(0, np.int64)
+    nl = ob.n_lines[idx]
+    row_of = np.repeat(np.arange(len(idx)), nl)
+    off = np.r_[0, np.cumsum(nl)[:-1]] if len(idx) else np.zeros(0, np.int64)
+    pos = (ob.l_start[idx][row_of] + np.arange(len(row_of)) - off[row_of]).astype(np.int64)
     o = ob.l_order[pos]
-    row_of = np.repeat(np.arange(len(idx)), ob.n_lines[idx])
     paid = w.o_is_paid[o]
     actual = np.where(paid, ob.l_actual[pos], 0)
     # refund spread over lines: full → each line's amount (+ freight on the first line); partial → first line
     first_line = ob.l_no[pos] == 0
     ref = np.where(full[row_of], actual + np.where(first_line, ob.freight[o], 0),
                    np.where(refunded[row_of] & first_line, w.o_refund[o], 0))
-    rstat = np.where(full[row_of], "退款成功", np.where(refunded[row_of] & first_line, "退款成功", ""))
+    rstat = full[row_of] | (refunded[row_of] & first_line)
     seller = w.o_seller[o]
     has = seller != NONE
-    s_ = np.clip(seller, 0, None)
     n = len(pos)
+    Y = F.strings(yuan={"unit": ob.l_unit[pos], "sub": ob.l_subtotal[pos], "disc": ob.l_subtotal[pos] - ob.l_actual[pos],
+                        "actual": actual, "ref": ref, "comm": actual // 10})
     cols = {
-        0: ob.order_no.gather(o), 1: "示例品牌", 2: status[row_of], 3: ob.l_product[pos], 4: "实物商品", 5: "食品生鲜",
-        10: "微商城", 11: "默认", 16: F.yuan(ob.l_unit[pos]), 18: F.yuan(ob.l_unit[pos]), 19: ob.l_qty[pos], 20: "件",
-        21: F.yuan(ob.l_subtotal[pos]), 22: F.yuan(ob.l_subtotal[pos] - ob.l_actual[pos]), 23: F.yuan(actual),
-        24: "0", 26: np.where(paid, "已发货", "未发货"), 27: "快递", 32: rstat,
-        33: np.where(ref > 0, F.yuan(ref).to_numpy(), "0"),
-        35: np.where(has, w.nick[s_], ""), 36: np.where(has, nm.join("\t", w.phone[s_]), ""),
-        41: np.where(has, "比例", ""), 42: np.where(has, F.yuan(actual // 10).to_numpy(), ""),
+        0: ob.order_no.gather(o), 1: "示例品牌", 2: nm.choose(status[row_of], STATUS), 3: ob.products(pos),
+        4: "实物商品", 5: "食品生鲜",
+        10: "微商城", 11: "默认", 16: Y["unit"], 18: Y["unit"], 19: ob.l_qty[pos], 20: "件",
+        21: Y["sub"], 22: Y["disc"], 23: Y["actual"],
+        24: "0", 26: nm.where(paid, "已发货", "未发货"), 27: "快递", 32: nm.where(rstat, "退款成功", ""),
+        33: nm.where(ref > 0, Y["ref"], "0"),
+        35: w.take("nick", seller), 36: w.take(_tphone(w), seller),
+        41: nm.where(has, "比例", ""), 42: nm.where(has, Y["comm"], ""),
     }
     df = frame(F.YOUZAN_LINES, cols, n)
     sink.csv(f"{batch}/youzan/商品数据.csv", "youzan_order_lines", F.YOUZAN_LINES, df, stream(w.seed, 51, k))
@@ -234,13 +289,17 @@ def write_customers(sink: Sink, w: World, ob: OrderBook, k: int, batch: str, sho
     first_seller = np.where(cnt > 0, w.o_seller[first_o], NONE) if n else np.zeros(0, np.int64)
     rng = stream(w.seed, 52, k)
     wecom = w.g_wecom[np.clip(w.home_group[p], 0, None)] & (w.home_group[p] != NONE)
+    name_shown = rng.random(n) < 0.3
+    sex = rng.integers(0, 4, n)
+    member = rng.random(n) < 0.4
+    Y = F.strings(yuan={"amt": amt, "refd": refd, "avg": np.where(cnt > 0, amt // np.maximum(cnt, 1), 0)},
+                  local={"last": last, "since": customer_since[p]})
     cols = {
-        0: np.where(rng.random(n) < 0.3, w.name[p], ""), 1: w.nick_at(p, np.full(n, we)), 2: w.phone[p],
-        4: nm.pick(rng, ["女", "女", "男", "未知"], n), 6: np.where(rng.random(n) < 0.4, "是", "否"),
-        13: cnt, 14: F.yuan(amt), 15: F.yuan(refd), 16: "0",
-        17: F.yuan(np.where(cnt > 0, amt // np.maximum(cnt, 1), 0)), 18: F.local_str(last),
-        19: np.where(first_seller != NONE, w.nick[np.clip(first_seller, 0, None)], ""), 21: np.where(wecom, "是", "否"),
-        22: "微信", 23: np.where(via_invite[p], "邀请有礼", "购买商品"), 24: F.local_str(customer_since[p]),
+        0: w.take("name", np.where(name_shown, p, NONE)), 1: w.take_nick_at(p, np.full(n, we)), 2: w.take("phone", p),
+        4: nm.choose(sex, ["女", "女", "男", "未知"]), 6: nm.where(member, "是", "否"),
+        13: cnt, 14: Y["amt"], 15: Y["refd"], 16: "0", 17: Y["avg"], 18: Y["last"],
+        19: w.take("nick", first_seller), 21: nm.where(wecom, "是", "否"),
+        22: "微信", 23: nm.where(via_invite[p], "邀请有礼", "购买商品"), 24: Y["since"],
     }
     df = frame(F.YOUZAN_CUSTOMERS, cols, n)
     rel = f"{batch}/youzan/客户数据_{shop_id}.csv"
@@ -264,8 +323,9 @@ def write_invites(sink: Sink, w: World, ob: OrderBook, k: int, batch: str, gb: b
     base = p.astype(np.int64) << 32
     cnt = np.searchsorted(ob.paid_key, base | (we - w.t0), "left") - np.searchsorted(ob.paid_key, base, "left")
     rng = stream(w.seed, 53, k)
-    cols = {0: w.youzan_uid[a], 1: w.nick[a], 2: w.phone[a], 3: w.youzan_uid[p], 4: w.nick[p], 5: w.phone[p],
-            6: F.local_str(w.joined_at[p]), 7: cnt, 8: nm.pick(rng, ["邀请有礼", "邀请有礼", "分享海报"], n)}
+    cols = {0: w.take("youzan_uid", a), 1: w.take("nick", a), 2: w.take("phone", a), 3: w.take("youzan_uid", p),
+            4: w.take("nick", p), 5: w.take("phone", p), 6: F.local_str(w.joined_at[p]), 7: cnt,
+            8: nm.choose(rng.integers(0, 3, n), ["邀请有礼", "邀请有礼", "分享海报"])}
     df = frame(F.INVITES, cols, n)
     rel = f"{batch}/youzan/邀请记录.csv"
     data = sink.csv(rel, "invite_records", F.INVITES, df, rng, encoding="gb18030" if gb else "utf-8-sig")
@@ -294,43 +354,52 @@ def liuhen_rows(w: World, msgs: pl.DataFrame) -> pl.DataFrame:
     recalled = msgs["recalled"].to_numpy()
     own = w.g_owner[g]
     is_owner = role == ROLE_OWNER
-    content = msgs["content"].to_numpy().astype(object)
-    for code, ph in PLACEHOLDER.items():
-        content[kind == code] = ph
-    content[(kind == 9) & (content == "")] = "回复：好的"
-    content[kind == 6] = nm.join("[小程序]", content[kind == 6])
-    content[kind == 7] = nm.join("[小程序]", content[kind == 7])
-    # system notices
-    js = event == 1
-    if js.any():
+    system = (role == ROLE_SYSTEM) | recalled
+    # system notices (joins: per wechat_system_messages.txt; organic joins have none), removals
+    js = np.nonzero(event == 1)[0]
+    notice = pl.repeat("", len(g), dtype=pl.String, eager=True)
+    if len(js):
         jp = s[js]
         inv = w.inviter[jp]
         by_owner = inv == own[js]
         a = np.where(inv == NONE, "", w.nick_at(np.clip(inv, 0, None), t[js]))
-        content[js] = join_notice(w.scene[jp], by_owner, a, w.nick_at(jp, t[js]))
-    rs = event == 2
-    content[rs] = nm.join('你将"', w.nick_at(s[rs], t[rs]), '"移出了群聊')
-    nick = np.where(is_owner, w.owner_nick[np.clip(s, 0, None)], w.nick_at(np.clip(s, 0, None), t))
-    # recalled messages are replaced by the recall notice (the original is gone from the export)
-    content[recalled] = np.where(is_owner[recalled], "你撤回了一条消息",
-                                 nm.join('"', nick[recalled], '" 撤回了一条消息'))
-    system = (role == ROLE_SYSTEM) | recalled
+        notice = notice.scatter(js, pl.Series(join_notice(w.scene[jp], by_owner, a, w.nick_at(jp, t[js])),
+                                              dtype=pl.String))
+    nick = nm.where(is_owner, w.take("owner_nick", s), w.take_nick_at(s, t))
     tp = np.array([KINDS[int(c)][0] for c in range(13)])[kind]
     st = np.array([KINDS[int(c)][1] for c in range(13)])[kind]
     tt = np.where(recalled, msgs["recall_t"].to_numpy(), t)
-    df = pl.DataFrame({
+    df = pl.DataFrame({"content": msgs["content"], "kind": kind, "event": event, "recalled": recalled,
+                       "is_owner": is_owner, "nick": nick, "notice": notice})
+    c = pl.col("content")
+    kd = pl.col("kind")
+    ph = pl.lit(None, pl.String)
+    for code, text in PLACEHOLDER.items():
+        ph = pl.when(kd == code).then(pl.lit(text)).otherwise(ph)
+    content = (
+        pl.when(pl.col("recalled")).then(
+            pl.when(pl.col("is_owner")).then(pl.lit("你撤回了一条消息"))
+            .otherwise(pl.concat_str([pl.lit('"'), pl.col("nick"), pl.lit('" 撤回了一条消息')])))
+        .when(pl.col("event") == 1).then(pl.col("notice"))
+        .when(pl.col("event") == 2).then(pl.concat_str([pl.lit('你将"'), pl.col("nick"), pl.lit('"移出了群聊')]))
+        .when(kd.is_in(list(PLACEHOLDER))).then(ph)
+        .when((kd == 9) & (c == "")).then(pl.lit("回复：好的"))
+        .when(kd.is_in([6, 7])).then(pl.lit("[小程序]") + c)
+        .otherwise(c))
+    content = df.select(content.alias("c")).to_series()
+    out = pl.DataFrame({
         "group": g, "t": tt, "seq": msgs["seq"].to_numpy(),
-        "TalkerId": w.g_key[g].astype(str),
+        "TalkerId": w.take("g_key", g),
         "Type": np.where(system, 10000, tp), "SubType": np.where(system, 0, st),
         "IsSender": np.where(is_owner & ~system, 1, 0), "CreateTime": tt,
-        "Status": np.where(is_owner & ~system, 2, 3), "StrContent": content.astype(str),
+        "Status": np.where(is_owner & ~system, 2, 3), "StrContent": content,
         "StrTime": F.local_str(tt),
-        "Remark": np.where(system | is_owner, "", w.remark[np.clip(s, 0, None)]).astype(str),
-        "NickName": np.where(system, "", nick).astype(str),
-        "Sender": np.where(system, "", w.wxid[np.clip(s, 0, None)]).astype(str),
-        "empty": (content == "") & (event == 1),
+        "Remark": w.take("remark", np.where(system | is_owner, NONE, s)),
+        "NickName": nm.where(system, "", nick),
+        "Sender": w.take("wxid", np.where(system, NONE, s)),
     })
-    return df.filter(~pl.col("empty")).drop("empty").sort(["group", "t", "seq"])
+    keep = ~((content == "") & pl.Series(event == 1))
+    return out.filter(keep).sort(["group", "t", "seq"])
 
 
 def write_liuhen(sink: Sink, w: World, rows: pl.DataFrame, batch: str, k: int, local_ids: np.ndarray) -> None:
@@ -349,78 +418,111 @@ def write_liuhen(sink: Sink, w: World, rows: pl.DataFrame, batch: str, k: int, l
         sink.csv(rel, "wechatmsg_chat", F.LIUHEN, df, rng, eligible=eligible)
 
 
+MTYPE = ["text", "image", "voice", "video", "emotion", "link", "weapp", "weapp", "text", "text", "text",
+         "external_redpacket", "text"]
+
+
 def wecom_lines(w: World, msgs: pl.DataFrame) -> pl.DataFrame:
     """Messages of WeCom groups → (msgtime_ms, json line) incl. recall actions; system events dropped."""
     msgs = msgs.filter(pl.col("role") != ROLE_SYSTEM)
     g = msgs["group"].to_numpy()
     s = msgs["sender"].to_numpy()
     role = msgs["role"].to_numpy()
-    kind = msgs["kind"].to_numpy()
     own = w.g_owner[g]
-    sender_id = np.where(role == ROLE_MEMBER, w.ext_userid[s], w.internal_userid[s])
     staff = w.staff_idx[g % len(w.staff_idx)]
-    to = np.where(role == ROLE_OWNER, w.internal_userid[staff], w.internal_userid[own])
-    ms = msgs["t"].to_numpy() * 1000 + msgs["seq"].to_numpy() % 1000
-    seq = msgs["seq"].to_numpy()
-    msgid = pl.Series((6_530_000_000_000_000_000 + seq.astype(np.uint64)).astype(str)) + "_" + \
-        pl.Series(msgs["t"].to_numpy().astype(str))
-    content = msgs["content"].to_numpy().astype(object)
-    content[kind == 9] = "回复：好的"
-    content[kind == 10] = "[转账]"
-    mtype = np.array(["text", "image", "voice", "video", "emotion", "link", "weapp", "weapp", "text", "text", "text",
-                      "external_redpacket", "text"], dtype=object)[kind]
-    play = (seq % 50 + 2).astype(str)
-    amt = msgs["amount_fen"].to_numpy().astype(str)
-    body = np.full(len(g), "", dtype=object)
-    tx = mtype == "text"
-    body[tx] = nm.join('"text":{"content":"', content[tx], '"}')
-    sel = mtype == "image"
-    body[sel] = nm.join('"image":{"md5sum":"', nm.zfill(seq[sel], 32),
-                        '","filesize":', (seq[sel] % 90000 + 10000), "}")
-    sel = mtype == "voice"
-    body[sel] = nm.join('"voice":{"play_length":', play[sel].astype(object), "}")
-    sel = mtype == "video"
-    body[sel] = nm.join('"video":{"play_length":', play[sel].astype(object), "}")
-    sel = mtype == "emotion"
-    body[sel] = '"emotion":{"type":1,"width":240,"height":240}'
-    sel = mtype == "link"
-    body[sel] = nm.join('"link":{"title":"', content[sel], '","link_url":"https://example.com/a/',
-                        seq[sel], '"}')
-    sel = mtype == "weapp"
-    body[sel] = nm.join('"weapp":{"title":"', content[sel],
-                        '","description":"","username":"gh_demo@app","displayname":"示例小店"}')
-    sel = mtype == "external_redpacket"
-    body[sel] = nm.join('"redpacket":{"type":1,"wish":"恭喜发财，大吉大利","totalcnt":',
-                        (seq[sel] % 5 + 1), ',"totalamount":', amt[sel].astype(object), "}")
-    head = nm.join('{"msgid":"', msgid.to_numpy().astype(object), '","action":"send","from":"', sender_id,
-                   '","tolist":["', to, '"],"roomid":"', w.g_key[g], '","msgtime":', ms,
-                   ',"msgtype":"', mtype, '",')
-    lines = nm.join(head, body, "}")
-    rc = msgs["recalled"].to_numpy()
-    rt = msgs["recall_t"].to_numpy()[rc]
+    df = msgs.select("t", "seq", "kind", "content", "amount_fen", "recalled", "recall_t").with_columns(
+        nm.where(role == ROLE_MEMBER, w.take("ext_userid", s), w.take("internal_userid", s)).alias("from"),
+        w.take("internal_userid", np.where(role == ROLE_OWNER, staff, own)).alias("to"),
+        w.take("g_key", g).alias("room"),
+        nm.choose(msgs["kind"].to_numpy(), MTYPE).alias("mtype"),
+    )
+    seq, kd, t = pl.col("seq"), pl.col("kind"), pl.col("t")
+    S = lambda e: e.cast(pl.String)  # noqa: E731
+    lit = pl.lit
+    content = pl.col("content")
+    play = S(seq % 50 + 2)
+    # one body template per msgtype, each evaluated only on its own rows (the final sort restores time order)
+    bodies = [
+        ([0, 8, 12], [lit('"text":{"content":"'), content, lit('"}')]),
+        ([9], [lit('"text":{"content":"回复：好的"}')]),
+        ([10], [lit('"text":{"content":"[转账]"}')]),
+        ([1], [lit('"image":{"md5sum":"'), S(seq).str.zfill(32), lit('","filesize":'), S(seq % 90000 + 10000), lit("}")]),
+        ([2], [lit('"voice":{"play_length":'), play, lit("}")]),
+        ([3], [lit('"video":{"play_length":'), play, lit("}")]),
+        ([4], [lit('"emotion":{"type":1,"width":240,"height":240}')]),
+        ([5], [lit('"link":{"title":"'), content, lit('","link_url":"https://example.com/a/'), S(seq), lit('"}')]),
+        ([6, 7], [lit('"weapp":{"title":"'), content,
+                  lit('","description":"","username":"gh_demo@app","displayname":"示例小店"}')]),
+        ([11], [lit('"redpacket":{"type":1,"wish":"恭喜发财，大吉大利","totalcnt":'), S(seq % 5 + 1),
+                lit(',"totalamount":'), S(pl.col("amount_fen")), lit("}")]),
+    ]
+    assert sorted(k for ks, _ in bodies for k in ks) == list(range(13))
+    msgid = pl.concat_str([S(seq + 6_530_000_000_000_000_000), lit("_"), S(t)])
+    ms = t * 1000 + seq % 1000
+    head = [lit('{"msgid":"'), pl.col("msgid"), lit('","action":"send","from":"'), pl.col("from"),
+            lit('","tolist":["'), pl.col("to"), lit('"],"roomid":"'), pl.col("room"),
+            lit('","msgtime":'), S(pl.col("ms")), lit(',"msgtype":"'), pl.col("mtype"), lit('",')]
+    df = df.with_columns(msgid.alias("msgid"), ms.alias("ms"))
+    parts = [df.filter(kd.is_in(ks)).select(pl.col("ms"), pl.concat_str(head + body + [lit("}")]).alias("line"), seq)
+             for ks, body in bodies]
+    rt = pl.col("recall_t")
     r_ms = rt * 1000 + 500
-    r_id = pl.Series((7_530_000_000_000_000_000 + seq[rc].astype(np.uint64)).astype(str)) + "_" + pl.Series(rt.astype(str))
-    r_lines = nm.join('{"msgid":"', r_id.to_numpy().astype(object), '","action":"recall","from":"', sender_id[rc],
-                      '","tolist":["', to[rc], '"],"roomid":"', w.g_key[g[rc]], '","msgtime":',
-                      r_ms, ',"msgtype":"revoke","revoke":{"pre_msgid":"',
-                      msgid.to_numpy().astype(object)[rc], '"}}')
-    return pl.DataFrame({"ms": np.r_[ms, r_ms].astype(np.int64), "line": np.r_[lines, r_lines].astype(str),
-                         "seq": np.r_[seq, seq[rc]]}).sort(["ms", "seq"])
+    parts.append(df.filter(pl.col("recalled")).select(
+        r_ms.alias("ms"),
+        pl.concat_str([lit('{"msgid":"'), S(seq + 7_530_000_000_000_000_000), lit("_"), S(rt),
+                       lit('","action":"recall","from":"'), pl.col("from"), lit('","tolist":["'), pl.col("to"),
+                       lit('"],"roomid":"'), pl.col("room"), lit('","msgtime":'), S(r_ms),
+                       lit(',"msgtype":"revoke","revoke":{"pre_msgid":"'), pl.col("msgid"), lit('"}}')]).alias("line"),
+        seq))
+    return pl.concat(parts).sort(["ms", "seq"])
+
+
+def _lines_bytes(lines: pl.Series) -> bytes:
+    buf = io.BytesIO()
+    lines.to_frame("line").write_csv(buf, include_header=False, quote_style="never", line_terminator="\n")
+    return buf.getvalue()
 
 
 def write_wecom_archive(sink: Sink, w: World, lines: pl.DataFrame, batch: str, k: int) -> None:
     ws = w.t0 + k * WEEK
     if w.sc.archive_daily:
-        day = (lines["ms"] // 1000 - ws) // DAY
-        parts = [(d, lines.filter(day == d)) for d in range(7)]
+        day = ((lines["ms"] // 1000 - ws) // DAY).to_numpy()
+        parts = [(d, lines.filter(pl.Series(day == d))) for d in range(7)]
     else:
         parts = [(0, lines)]
+    rng = stream(w.seed, 55, k)
     for d, part in parts:
         if part.height == 0:
             continue
         date = F.local_str(np.array([ws + d * DAY])).item()[:10].replace("-", "")
-        data = ("\n".join(part["line"].to_list()) + "\n").encode("utf-8")
-        sink.put(f"{batch}/wecom/archive_{date}.jsonl", data, "wecom_archive", part.height)
+        rel = f"{batch}/wecom/archive_{date}.jsonl"
+        sink.put(rel, _lines_bytes(_archive_defects(sink, rel, part["line"], rng)), "wecom_archive", part.height)
+
+
+ARCHIVE_DEFECT_SHARE = 0.1  # archive lines get defects at a tenth of the CSV row rate (a few per file)
+
+
+def _archive_defects(sink: Sink, rel: str, lines: pl.Series, rng: np.random.Generator) -> pl.Series:
+    """Row-level dirt in a WeCom archive file: ``bad_json`` (a line cut in the middle, as by an interrupted
+    export) and ``missing_id`` (the ``msgid`` key dropped). Recorded with the 1-based physical line."""
+    rate = sink.rate * ARCHIVE_DEFECT_SHARE
+    if rate <= 0 or lines.len() == 0:
+        return lines
+    rows = np.nonzero(rng.random(lines.len()) < rate)[0]
+    if len(rows) == 0:
+        return lines
+    kinds = np.array(["bad_json", "missing_id"], dtype=object)[rng.integers(0, 2, len(rows))]
+    new = []
+    for r, kind in zip(rows.tolist(), kinds.tolist(), strict=True):
+        line = lines[r]
+        if kind == "bad_json":
+            new.append(line[: max(len(line) // 2, 8)])
+            note = "line cut in the middle"
+        else:
+            new.append("{" + line[line.index('"action"'):])
+            note = "msgid key missing"
+        sink.defects.append({"file": rel, "line": r + 1, "kind": kind, "expected_reason_code": kind, "note": note})
+    return lines.scatter(rows, pl.Series(new, dtype=pl.String))
 
 
 def write_group_details(sink: Sink, w: World, groups: np.ndarray, E: int, batch: str) -> None:
@@ -432,16 +534,16 @@ def write_group_details(sink: Sink, w: World, groups: np.ndarray, E: int, batch:
                   & ((w.removed_at[persons] == NONE) | (w.removed_at[persons] >= E))]
     inv = w.inviter[cur]
     own = w.g_owner[w.home_group[cur]]
-    inv_id = np.where(inv == own, w.internal_userid[np.clip(inv, 0, None)], w.ext_userid[np.clip(inv, 0, None)])
+    inv_id = nm.where(inv == own, w.take("internal_userid", inv), w.take("ext_userid", inv))
     scene = w.scene[cur]
     jscene = np.where(scene == SC_INVITE, 1, np.where(scene == SC_LINK, 2, 3))
-    invitor = np.where(inv == NONE, "", nm.join(',"invitor":{"userid":"', inv_id, '"}'))
-    mob = np.where(w.remark_phone[cur], nm.join(',"remark_mobiles":["', w.phone[cur], '"]'), "")
-    member_json = nm.join('{"userid":"', w.ext_userid[cur], '","type":2,"unionid":"', w.unionid[cur],
-                          '","join_time":', w.joined_at[cur], ',"join_scene":',
-                          jscene, invitor, ',"group_nickname":"',
-                          w.nick_at(cur, np.full(len(cur), E)), '","name":"', w.nick[cur], '"', mob, "}")
-    mj = pl.DataFrame({"g": w.home_group[cur], "t": w.joined_at[cur], "j": member_json.astype(str)}).sort(["g", "t"])
+    invitor = nm.where(inv == NONE, "", nm.cat(',"invitor":{"userid":"', inv_id, '"}'))
+    mob = nm.where(w.remark_phone[cur], nm.cat(',"remark_mobiles":["', w.take("phone", cur), '"]'), "")
+    member_json = nm.cat('{"userid":"', w.take("ext_userid", cur), '","type":2,"unionid":"', w.take("unionid", cur),
+                         '","join_time":', w.joined_at[cur], ',"join_scene":',
+                         jscene, invitor, ',"group_nickname":"',
+                         w.take_nick_at(cur, np.full(len(cur), E)), '","name":"', w.take("nick", cur), '"', mob, "}")
+    mj = pl.DataFrame({"g": w.home_group[cur], "t": w.joined_at[cur], "j": member_json}).sort(["g", "t"])
     by_g = dict(mj.group_by("g", maintain_order=True).agg(pl.col("j").str.join(",")).iter_rows())
     docs = []
     for g in groups:
@@ -454,7 +556,8 @@ def write_group_details(sink: Sink, w: World, groups: np.ndarray, E: int, batch:
                    "group_nickname": "品牌小助手", "name": staff}
         head = {"chat_id": str(w.g_key[g]), "name": str(w.g_name[g]), "owner": str(w.internal_userid[o]),
                 "create_time": int(w.g_created[g]), "notice": ""}
-        members = ",".join(filter(None, [json.dumps(owner_m, ensure_ascii=False, separators=(",", ":")), json.dumps(staff_m, ensure_ascii=False, separators=(",", ":")),
+        members = ",".join(filter(None, [json.dumps(owner_m, ensure_ascii=False, separators=(",", ":")),
+                                         json.dumps(staff_m, ensure_ascii=False, separators=(",", ":")),
                                          by_g.get(g, "")]))
         doc = ('{"errcode":0,"errmsg":"ok","group_chat":' + json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
                + ',"member_list":[' + members + '],"admin_list":[{"userid":"' + staff + '"}]}}')

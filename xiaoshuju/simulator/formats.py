@@ -42,3 +42,24 @@ def yuan(fen: np.ndarray) -> pl.Series:
     a = f.abs()
     return pl.select(pl.concat_str([pl.when(f < 0).then(pl.lit("-")).otherwise(pl.lit("")), (a // 100).cast(pl.String),
                                     pl.lit("."), (a % 100).cast(pl.String).str.zfill(2)])).to_series()
+
+
+def yuan_expr(e: pl.Expr) -> pl.Expr:
+    a = e.abs()
+    return pl.concat_str([pl.when(e < 0).then(pl.lit("-")).otherwise(pl.lit("")), (a // 100).cast(pl.String),
+                          pl.lit("."), (a % 100).cast(pl.String).str.zfill(2)])
+
+
+def local_expr(e: pl.Expr) -> pl.Expr:
+    out = pl.from_epoch(e + 8 * 3600, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return pl.when(e < 0).then(pl.lit("")).otherwise(out)
+
+
+def strings(yuan: dict | None = None, local: dict | None = None) -> dict[str, pl.Series]:
+    """Many fen → '89.90' and epoch → Shanghai-time conversions in one polars pass: {name: String Series}."""
+    yuan, local = yuan or {}, local or {}
+    cols = {f"y{k}": np.asarray(v, dtype=np.int64) for k, v in yuan.items()}
+    cols |= {f"t{k}": np.asarray(v, dtype=np.int64) for k, v in local.items()}
+    df = pl.DataFrame(cols).select([yuan_expr(pl.col(f"y{k}")).alias(str(k)) for k in yuan]
+                                   + [local_expr(pl.col(f"t{k}")).alias(str(k)) for k in local])
+    return {c: df[c] for c in df.columns}

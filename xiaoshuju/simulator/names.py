@@ -62,6 +62,29 @@ def join(*parts) -> np.ndarray:
     return pl.select(pl.concat_str(exprs)).to_series().to_numpy().astype(object)
 
 
+def lit(p) -> pl.Expr:
+    """A literal string, or a column (polars Series / numpy array) as a String expression."""
+    return pl.lit(p, dtype=pl.String) if isinstance(p, str) else pl.lit(to_pl(p))
+
+
+def cat(*parts) -> pl.Series:
+    """Element-wise string concatenation into a polars String Series (at least one part must be an array)."""
+    return pl.select(pl.concat_str([lit(p) for p in parts]).alias("s")).to_series()
+
+
+def where(mask, a, b) -> pl.Series:
+    """mask ? a : b element-wise, a/b literal strings or arrays/Series of the mask's length → String Series."""
+    m = np.asarray(mask, dtype=bool)
+    if isinstance(a, str) and isinstance(b, str):
+        return pl.Series("s", [b, a], dtype=pl.String).gather(m.astype(np.int64))
+    return pl.select(pl.when(pl.lit(pl.Series(m))).then(lit(a)).otherwise(lit(b)).alias("s")).to_series()
+
+
+def choose(codes, pool) -> pl.Series:
+    """pool[codes] as a String Series."""
+    return pl.Series("s", list(pool), dtype=pl.String).gather(np.asarray(codes, dtype=np.int64))
+
+
 def phones(rng: np.random.Generator, n: int) -> np.ndarray:
     """Unique 11-digit numbers 1[3-9]x + 8 random digits (unique suffixes, so unique phones)."""
     suffix = rng.choice(100_000_000, size=n, replace=False)

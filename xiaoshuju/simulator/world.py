@@ -6,9 +6,10 @@ Times are int64 UTC epoch seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 
 from xiaoshuju.simulator import names as nm
 from xiaoshuju.simulator.config import Scale
@@ -82,6 +83,7 @@ class World:
     o_refund_at: np.ndarray
     o_seller: np.ndarray
     o_solitaire: np.ndarray
+    _pools: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_groups(self) -> int:
@@ -90,6 +92,33 @@ class World:
     def nick_at(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         changed = (self.nick_change_at[idx] != NONE) & (t >= self.nick_change_at[idx])
         return np.where(changed, self.nick2[idx], self.nick[idx])
+
+    def pool(self, attr: str) -> pl.Series:
+        """A string attribute (``nick``, ``phone``, ``g_key``…) as a polars Series with one extra trailing ``''``
+        (position len = the value of index NONE), converted once and cached."""
+        s = self._pools.get(attr)
+        if s is None:
+            a = getattr(self, attr)
+            s = pl.Series(attr, np.r_[a, np.array([""], dtype=object)].astype(object), dtype=pl.String, strict=False)
+            self._pools[attr] = s
+        return s
+
+    def take(self, attr: str, idx) -> pl.Series:
+        """String attribute at index array ``idx`` (``NONE`` → ``''``) as a polars Series — no numpy strings."""
+        s = self.pool(attr)
+        idx = np.asarray(idx, dtype=np.int64)
+        return s.gather(np.where(idx < 0, len(s) - 1, idx))
+
+    def take_nick_at(self, idx, t) -> pl.Series:
+        """``nick_at`` as a polars Series (``NONE`` → ``''``)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if "nick_all" not in self._pools:
+            self._pools["nick_all"] = pl.concat([self.pool("nick")[:-1], self.pool("nick2")])
+        ok = idx >= 0
+        ci = np.clip(idx, 0, None)
+        changed = ok & (self.nick_change_at[ci] != NONE) & (t >= self.nick_change_at[ci])
+        s = self._pools["nick_all"]
+        return s.gather(np.where(~ok, len(s) - 1, np.where(changed, ci + self.n, ci)))
 
 
 def _vitality_paths(rng: np.random.Generator, n: int, weeks: int, created_week: np.ndarray,

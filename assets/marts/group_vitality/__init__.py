@@ -1,4 +1,6 @@
-"""marts/group_vitality assets (filled in by its issue)."""
+"""marts/group_vitality: weekly group health, vitality score, lifecycle, zombie detection, alerts, survival
+(docs/marts/group_vitality.md)."""
 
-ASSETS: list = []
-CHECKS: list = []
+from assets.marts.group_vitality.assets import ASSETS, CHECKS
+
+__all__ = ["ASSETS", "CHECKS"]

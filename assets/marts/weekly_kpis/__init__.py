@@ -1,4 +1,6 @@
-"""marts/weekly_kpis assets (filled in by its issue)."""
+"""marts/weekly_kpis: the weekly KPI roll-up behind the overview page and the Monday PDF."""
 
-ASSETS: list = []
+from assets.marts.weekly_kpis.asset import weekly_kpis
+
+ASSETS: list = [weekly_kpis]
 CHECKS: list = []

@@ -1,0 +1,267 @@
+-- Rebuild the canonical staging tables from the ingest records (run inside one transaction, after identity.resolve
+-- has created temp table key_member(key, member_id, confidence)). Statements are separated by ';' at line end.
+
+-- groups ------------------------------------------------------------------------------------------------------
+CREATE OR REPLACE TEMP TABLE grp_key AS
+SELECT DISTINCT group_key, 'g_' || substr(md5(group_key), 1, 16) AS group_id FROM (
+    SELECT group_key FROM ingest.groups UNION ALL SELECT group_key FROM ingest.messages
+    UNION ALL SELECT group_key FROM ingest.group_events UNION ALL SELECT group_key FROM ingest.wecom_members
+) WHERE group_key IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE snap AS
+SELECT g.*, coalesce(
+        TRY_CAST(regexp_extract(m.file_name, '(\d{4}-\d{2}-\d{2})', 1) AS DATE)::TIMESTAMP::TIMESTAMPTZ
+            + INTERVAL 7 DAY,
+        m.first_seen_at) AS export_at,
+       m.first_seen_at, m.file_name
+FROM ingest.groups g JOIN landing.manifest m ON m.file_sha256 = g.source_file_sha256;
+
+CREATE OR REPLACE TEMP TABLE grp_owner AS
+SELECT group_key,
+       arg_max(owner_key, export_at) FILTER (WHERE owner_key IS NOT NULL AND source = 'wecom') AS wecom_owner,
+       mode(owner_key) FILTER (WHERE owner_key IS NOT NULL AND source = 'wechat') AS wechat_owner,
+       arg_max(group_name, export_at) FILTER (WHERE group_name IS NOT NULL) AS group_name,
+       min(created_at) AS created_at, any_value(source) AS source
+FROM snap GROUP BY group_key;
+
+CREATE OR REPLACE TEMP TABLE grp_owner_member AS
+SELECT o.group_key, km.member_id AS owner_member_id
+FROM grp_owner o JOIN key_member km ON km.key = coalesce(o.wecom_owner, o.wechat_owner);
+
+-- messages ----------------------------------------------------------------------------------------------------
+CREATE OR REPLACE TEMP TABLE msg AS
+SELECT * EXCLUDE (rn) FROM (
+    SELECT m.*, row_number() OVER (PARTITION BY message_id ORDER BY source_file_sha256, source_line) AS rn
+    FROM ingest.messages m
+) WHERE rn = 1;
+
+CREATE OR REPLACE TEMP TABLE msg2 AS
+SELECT m.message_id, gk.group_id, km.member_id AS sender_member_id, m.sent_at, m.kind, m.length, m.is_question,
+       coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_id = gom.owner_member_id, FALSE) AS is_owner,
+       m.source_format, m.source_file_sha256, m.recalls_message_id
+FROM msg m JOIN grp_key gk USING (group_key)
+LEFT JOIN key_member km ON km.key = m.sender_key
+LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
+
+-- identities and members --------------------------------------------------------------------------------------
+CREATE OR REPLACE TEMP TABLE ident AS
+SELECT km.member_id, k.id_type, split_part(k.key, ':', 2) AS id_hash, k.source_format,
+       min(km.confidence) AS confidence, min(k.seen_at) AS first_seen_at,
+       mode(k.name_masked) AS name_masked, any_value(k.phone_masked) AS phone_masked, bool_or(k.is_staff) AS is_staff,
+       min(k.customer_since) AS customer_since
+FROM ingest.id_keys k JOIN key_member km ON km.key = k.key
+GROUP BY ALL;
+
+INSERT INTO ident
+SELECT nm.member_id, 'nickname_in_group', split_part(nm.key, ':', 2), any_value(e.source_format), 'low',
+       min(e.event_at), NULL, NULL, FALSE, NULL
+FROM nick_member nm JOIN ingest.group_events e ON e.member_key = nm.key OR e.inviter_key = nm.key
+WHERE nm.resolved = 'low'
+GROUP BY nm.member_id, nm.key;
+
+INSERT INTO staging.member_identities
+SELECT member_id, id_type, id_hash, source_format, CASE WHEN bool_or(confidence = 'high') THEN 'high' ELSE 'low' END,
+       min(first_seen_at)
+FROM ident GROUP BY member_id, id_type, id_hash, source_format;
+
+-- orders: the newest export of an order wins (late refunds arrive in a later export) ------------------------------
+CREATE OR REPLACE TEMP TABLE ord AS
+SELECT * EXCLUDE (rn) FROM (
+    SELECT o.*, row_number() OVER (PARTITION BY o.order_id
+        ORDER BY o.export_ts DESC NULLS LAST, m.first_seen_at DESC, m.file_name DESC, o.source_line DESC) AS rn
+    FROM ingest.orders o JOIN landing.manifest m ON m.file_sha256 = o.source_file_sha256
+) WHERE rn = 1;
+
+INSERT INTO staging.orders BY NAME
+SELECT o.order_id, o.source, o.source_order_no, kb.member_id AS member_id, o.order_type, o.status, o.is_paid,
+       o.created_at, o.paid_at, o.completed_at, o.items_amount, o.freight, o.discount_amount, o.receivable_amount,
+       o.paid_amount, o.refund_status, o.refund_amount, o.net_amount,
+       coalesce(ks.member_id, kn.member_id) AS seller_member_id, o.is_leader_order, NULL AS group_id, o.item_count,
+       o.source_file_sha256, o.source_line, o.export_ts, o.status_raw
+FROM ord o
+LEFT JOIN key_member kb ON kb.key = o.buyer_key
+LEFT JOIN key_member ks ON ks.key = o.seller_key
+LEFT JOIN key_member kn ON kn.key = o.seller_name_key;
+
+-- order lines: the lines of an order come from the newest file that lists it
+INSERT INTO staging.order_lines BY NAME
+SELECT l.order_id, l.line_no, l.product_name, l.unit_price, l.quantity, l.line_amount, l.refund_status,
+       coalesce(l.refund_amount, 0) AS refund_amount, ks.member_id AS seller_member_id, l.source_file_sha256,
+       l.source_line
+FROM (
+    SELECT l.*, dense_rank() OVER (PARTITION BY l.order_id
+        ORDER BY m.first_seen_at DESC, m.file_name DESC, l.source_file_sha256) AS fr
+    FROM ingest.order_lines l JOIN landing.manifest m ON m.file_sha256 = l.source_file_sha256
+) l LEFT JOIN key_member ks ON ks.key = l.seller_key
+WHERE l.fr = 1
+QUALIFY row_number() OVER (PARTITION BY l.order_id, l.line_no ORDER BY l.source_line) = 1;
+
+-- group memberships -------------------------------------------------------------------------------------------
+CREATE OR REPLACE TEMP TABLE gm AS
+-- personal WeChat: join / leave notices ("你" = the owner)
+SELECT gk.group_id, km.member_id, e.event, e.event_at, e.scene,
+       CASE WHEN e.inviter_key = 'owner' THEN gom.owner_member_id ELSE ki.member_id END AS inviter_member_id,
+       e.source_format, e.source_file_sha256, e.source_line
+FROM ingest.group_events e JOIN grp_key gk USING (group_key)
+JOIN key_member km ON km.key = e.member_key
+LEFT JOIN key_member ki ON ki.key = e.inviter_key
+LEFT JOIN grp_owner_member gom ON gom.group_key = e.group_key;
+
+-- WeCom: every member of a snapshot joined at join_time (once); members gone from the next snapshot left
+INSERT INTO gm
+SELECT gk.group_id, km.member_id, 'join', w.join_at,
+       CASE WHEN km.member_id = gom.owner_member_id THEN 'owner' ELSE w.scene END,
+       ki.member_id, 'wecom_group_detail', arg_min(w.source_file_sha256, w.snapshot_at), arg_min(w.source_line, w.snapshot_at)
+FROM ingest.wecom_members w JOIN grp_key gk USING (group_key)
+JOIN key_member km ON km.key = w.member_key
+LEFT JOIN key_member ki ON ki.key = w.inviter_key
+LEFT JOIN grp_owner_member gom ON gom.group_key = w.group_key
+WHERE w.join_at IS NOT NULL
+GROUP BY gk.group_id, km.member_id, w.join_at, w.scene, ki.member_id, gom.owner_member_id;
+
+CREATE OR REPLACE TEMP TABLE wsnap AS
+SELECT DISTINCT w.group_key, w.source_file_sha256, s.export_at
+FROM ingest.wecom_members w JOIN (SELECT DISTINCT source_file_sha256, group_key, export_at FROM snap) s
+  USING (source_file_sha256, group_key);
+
+INSERT INTO gm
+WITH seq AS (
+    SELECT group_key, source_file_sha256, export_at,
+           lead(source_file_sha256) OVER (PARTITION BY group_key ORDER BY export_at) AS next_sha,
+           lead(export_at) OVER (PARTITION BY group_key ORDER BY export_at) AS next_at
+    FROM wsnap
+)
+SELECT gk.group_id, km.member_id, 'leave', s.next_at, 'left', NULL, 'wecom_group_detail', s.next_sha, NULL
+FROM seq s JOIN ingest.wecom_members w ON w.group_key = s.group_key AND w.source_file_sha256 = s.source_file_sha256
+JOIN grp_key gk ON gk.group_key = s.group_key
+JOIN key_member km ON km.key = w.member_key
+WHERE s.next_sha IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM ingest.wecom_members w2
+                  WHERE w2.group_key = s.group_key AND w2.source_file_sha256 = s.next_sha AND w2.member_key = w.member_key);
+
+-- personal WeChat: the owner is there from the first event; members who simply start to talk joined organically
+INSERT INTO gm
+SELECT gk.group_id, gom.owner_member_id, 'join', least(min(m.sent_at), coalesce(min(go.created_at), min(m.sent_at))),
+       'owner', NULL, any_value(m.source_format), NULL, NULL
+FROM grp_owner_member gom JOIN grp_key gk USING (group_key)
+JOIN msg m ON m.group_key = gom.group_key
+LEFT JOIN grp_owner go ON go.group_key = gom.group_key
+WHERE NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = gk.group_id AND gm.member_id = gom.owner_member_id
+                  AND gm.event = 'join')
+GROUP BY gk.group_id, gom.owner_member_id;
+
+INSERT INTO gm
+SELECT m.group_id, m.sender_member_id, 'join', min(m.sent_at), 'organic', NULL, any_value(m.source_format),
+       arg_min(m.source_file_sha256, m.sent_at), NULL
+FROM msg2 m
+WHERE m.sender_member_id IS NOT NULL AND m.source_format <> 'wecom_archive'
+  AND NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = m.group_id AND gm.member_id = m.sender_member_id
+                  AND gm.event = 'join' AND gm.event_at <= m.sent_at)
+GROUP BY m.group_id, m.sender_member_id;
+
+INSERT INTO staging.group_memberships
+SELECT DISTINCT group_id, member_id, event, event_at, scene, inviter_member_id, source_format, source_file_sha256,
+       source_line
+FROM gm WHERE event_at IS NOT NULL;
+
+-- messages: recalls, staff, first responses (no text anywhere) ------------------------------------------------
+CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT member_id FROM ident WHERE is_staff;
+
+CREATE OR REPLACE TEMP TABLE speech AS
+SELECT message_id, group_id, sender_member_id, sent_at,
+       sum(CASE WHEN sender_member_id IS DISTINCT FROM prev_sender THEN 1 ELSE 0 END)
+           OVER (PARTITION BY group_id ORDER BY sent_at, message_id ROWS UNBOUNDED PRECEDING) AS run
+FROM (
+    SELECT message_id, group_id, sender_member_id, sent_at,
+           lag(sender_member_id) OVER (PARTITION BY group_id ORDER BY sent_at, message_id) AS prev_sender
+    FROM msg2 WHERE sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall')
+);
+
+CREATE OR REPLACE TEMP TABLE run_start AS
+SELECT group_id, run, min(sent_at) AS run_at FROM speech GROUP BY group_id, run;
+
+INSERT INTO staging.messages
+SELECT m.message_id, m.group_id, m.sender_member_id, m.sent_at, m.kind, m.length, m.is_question, m.is_owner,
+       (st.member_id IS NOT NULL) AS is_staff,
+       (r.recalls_message_id IS NOT NULL) AS is_recalled,
+       CASE WHEN m.is_question THEN nx.run_at END AS first_response_at,
+       CASE WHEN m.is_question THEN epoch(nx.run_at) - epoch(m.sent_at) END AS first_response_seconds,
+       m.source_format, m.source_file_sha256
+FROM msg2 m
+LEFT JOIN staff st ON st.member_id = m.sender_member_id
+LEFT JOIN (SELECT DISTINCT recalls_message_id FROM msg2 WHERE recalls_message_id IS NOT NULL) r
+       ON r.recalls_message_id = m.message_id
+LEFT JOIN speech s ON s.message_id = m.message_id
+LEFT JOIN run_start nx ON nx.group_id = s.group_id AND nx.run = s.run + 1;
+
+-- groups ------------------------------------------------------------------------------------------------------
+INSERT INTO staging.groups
+SELECT gk.group_id, coalesce(o.source, CASE WHEN gk.group_key LIKE 'wr%' THEN 'wecom' ELSE 'wechat' END),
+       o.group_name, gom.owner_member_id,
+       coalesce(o.created_at, ev.first_at), ev.first_at, ev.last_at
+FROM grp_key gk
+LEFT JOIN grp_owner o USING (group_key)
+LEFT JOIN grp_owner_member gom USING (group_key)
+LEFT JOIN (
+    SELECT group_id, min(t) AS first_at, max(t) AS last_at FROM (
+        SELECT group_id, sent_at AS t FROM msg2 UNION ALL SELECT group_id, event_at FROM gm
+    ) GROUP BY group_id
+) ev ON ev.group_id = gk.group_id;
+
+-- referrals ---------------------------------------------------------------------------------------------------
+CREATE OR REPLACE TEMP TABLE refs AS
+SELECT kr.member_id AS referrer_member_id, ke.member_id AS referee_member_id, r.referred_at, r.channel,
+       gk.group_id, r.source_format, r.source_file_sha256
+FROM ingest.referrals r
+JOIN key_member kr ON kr.key = r.referrer_key
+JOIN key_member ke ON ke.key = r.referee_key
+LEFT JOIN grp_key gk ON gk.group_key = r.group_key
+UNION ALL
+SELECT inviter_member_id, member_id, event_at,
+       CASE WHEN source_format = 'wecom_group_detail' THEN 'wecom_invitor'
+            WHEN scene = 'qr' THEN 'chat_qr' ELSE 'chat_invite' END,
+       group_id, source_format, source_file_sha256
+FROM gm WHERE event = 'join' AND inviter_member_id IS NOT NULL;
+
+INSERT INTO staging.referrals
+SELECT referrer_member_id, referee_member_id, min(referred_at), channel, arg_min(group_id, referred_at),
+       arg_min(source_format, referred_at), arg_min(source_file_sha256, referred_at)
+FROM refs
+WHERE referrer_member_id <> referee_member_id AND referred_at IS NOT NULL
+GROUP BY referrer_member_id, referee_member_id, channel;
+
+-- members -----------------------------------------------------------------------------------------------------
+INSERT INTO staging.members
+WITH mem AS (
+    SELECT DISTINCT member_id FROM key_member
+    WHERE member_id IN (SELECT member_id FROM ident UNION SELECT member_id FROM gm
+                        UNION SELECT sender_member_id FROM msg2 UNION SELECT member_id FROM staging.orders)
+), seen AS (
+    SELECT member_id, min(t) AS t FROM (
+        SELECT member_id, first_seen_at AS t FROM ident
+        UNION ALL SELECT member_id, customer_since FROM ident
+        UNION ALL SELECT member_id, event_at FROM gm WHERE event = 'join'
+        UNION ALL SELECT member_id, created_at FROM staging.orders
+        UNION ALL SELECT sender_member_id, sent_at FROM msg2
+    ) GROUP BY member_id
+)
+SELECT mem.member_id, i.name_masked, i.phone_masked, coalesce(i.is_staff, FALSE), seen.t, i.customer_since,
+       i.sources
+FROM mem
+LEFT JOIN (
+    SELECT member_id, mode(name_masked) AS name_masked, mode(phone_masked) AS phone_masked, bool_or(is_staff) AS is_staff,
+           min(customer_since) AS customer_since, list_sort(list_distinct(list(source_format))) AS sources
+    FROM ident GROUP BY member_id
+) i USING (member_id)
+LEFT JOIN seen USING (member_id)
+WHERE mem.member_id IS NOT NULL;
+
+-- identity match rate per source --------------------------------------------------------------------------------
+INSERT INTO ops.identity_match_rate
+WITH per AS (SELECT DISTINCT source_format, member_id, id_type, id_hash, confidence FROM ident),
+multi AS (SELECT member_id FROM per GROUP BY member_id HAVING count(DISTINCT source_format) > 1)
+SELECT source_format, count(DISTINCT id_type || id_hash), count(DISTINCT member_id),
+       count(DISTINCT member_id) FILTER (WHERE member_id IN (SELECT member_id FROM multi)),
+       count(DISTINCT member_id) FILTER (WHERE member_id IN (SELECT member_id FROM multi)) / nullif(count(DISTINCT member_id), 0),
+       count(*) FILTER (WHERE confidence = 'low'), now()
+FROM per GROUP BY source_format;

@@ -1,0 +1,296 @@
+"""Load every pending file of the landing manifest into the ingest tables, quarantine what breaks the contract,
+and reconcile each file (rows in = loaded + quarantined). Pure logic: no Dagster.
+
+A file is pending while its manifest row has ``ingested_at IS NULL``. Files of one format and header are read as
+one batch (one DuckDB scan) and written in one transaction; a file that cannot be read at all gets a file-level
+quarantine row and never stops the others. Re-running is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from data_contracts.contracts import mapping, mappings
+from data_contracts.formats import BatchContext, Parsed, parse_batch
+from data_contracts.readers import FILE, FileUnreadable, SourceFile, read_header
+from data_contracts.rules import QUARANTINE_SCHEMA
+from xiaoshuju.settings import Settings
+from xiaoshuju.warehouse import transaction
+
+log = logging.getLogger(__name__)
+
+# reader problems that make the file as a whole untrustworthy: one file-level row, nothing of it loaded
+FILE_LEVEL_CODES = ("bad_encoding", "truncated")
+STATUS_CODES = {
+    "unknown_format": "unknown_layout",
+    "unknown": "unknown_layout",
+    "empty": "empty_file",
+    "binary": "binary_file",
+    "unreadable": "bad_encoding",
+}
+INGEST_TABLES = (
+    "orders", "order_lines", "id_keys", "id_edges", "nick_links", "seller_names", "messages", "groups",
+    "group_events", "wecom_members", "referrals",
+)
+BATCH_BYTES = 256 * 1024 * 1024  # bound memory: a batch reads at most this much raw text
+
+
+@dataclass
+class FileResult:
+    file_sha256: str
+    file_name: str
+    source_format: str | None
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    problem: str | None = None  # file-level problem words
+
+
+@dataclass
+class LoadReport:
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def n_files(self) -> int:
+        return len(self.files)
+
+    @property
+    def problems(self) -> list[FileResult]:
+        return [f for f in self.files if f.problem]
+
+
+def pending_files(conn: duckdb.DuckDBPyConnection) -> list[dict]:
+    cur = conn.execute(
+        "SELECT file_sha256, file_name, archived_path, detected_format, encoding, row_count, status, problem, "
+        "size_bytes FROM landing.manifest WHERE ingested_at IS NULL ORDER BY first_seen_at, file_name"
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def physical_data_lines(path: Path) -> int:
+    """Data lines of a file we could not parse (header excluded), for reconciliation."""
+    try:
+        with Path(path).open("rb") as fh:
+            n, last = 0, b""
+            while chunk := fh.read(8 * 1024 * 1024):
+                n += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError:
+        return 0
+    if last and last != b"\n":
+        n += 1
+    return max(n - 1, 0)
+
+
+@dataclass
+class FileLevel:
+    code: str
+    words: str
+    rows_in: int
+
+
+def _status_problem(row: dict) -> FileLevel:
+    name, status, enc = row["file_name"], row["status"], row["encoding"]
+    code = STATUS_CODES.get(status, "unknown_layout")
+    if status == "unreadable" and enc == "xlsx":
+        code = "truncated"
+    rows_in = 0 if code in ("empty_file", "binary_file") else physical_data_lines(row["archived_path"])
+    words = f"{name}: {row['problem'] or status}"
+    if code == "unknown_layout":
+        words += "; see docs/data_contracts.md for the layouts we read"
+    else:
+        words += ". Nothing from this file was loaded."
+    return FileLevel(code, words, rows_in)
+
+
+def _exception_problem(row: dict, exc: Exception, rows_in: int | None = None) -> FileLevel:
+    name = row["file_name"]
+    if isinstance(exc, FileUnreadable):
+        code, msg = exc.reason_code, exc.message
+        words = msg if msg.startswith(name) else f"{name}: {msg}"
+    else:
+        code = "contract_violation"
+        words = (f"{name}: could not be read as {row['detected_format']} ({type(exc).__name__}: {exc}); the file is "
+                 "kept in the archive — check that it is an unmodified export")
+    if rows_in is None:
+        rows_in = 0 if code in ("empty_file", "binary_file") else physical_data_lines(row["archived_path"])
+    return FileLevel(code, words, rows_in)
+
+
+def _whole_file_problems(parsed: Parsed, names: dict[str, str]) -> dict[str, FileLevel]:
+    """Bad bytes or a cut-off end: the file as a whole is not a trustworthy export."""
+    q = parsed.quarantine
+    out: dict[str, FileLevel] = {}
+    if q.height == 0:
+        return out
+    fl = q.filter(pl.col("reason_code").is_in(FILE_LEVEL_CODES))
+    for (sha,), part in fl.group_by(FILE, maintain_order=True):
+        code = part["reason_code"][0]
+        lines = sorted(part.filter(pl.col("reason_code") == code)["line_no"].drop_nulls().to_list())
+        shown = ", ".join(str(x) for x in lines[:10]) + (" …" if len(lines) > 10 else "")
+        what = {
+            "bad_encoding": f"line {shown} holds bytes that are neither UTF-8 nor GB18030 text",
+            "truncated": f"the file ends in the middle of a record (line {shown}): it was cut off while copying",
+        }[code]
+        out[sha] = FileLevel(code, f"{names[sha]}: {what}. Nothing from this file was loaded. Expected: a complete "
+                             "export saved as UTF-8 or GB18030 CSV; export it again and drop it into the inbox.",
+                             parsed.rows_in.get(sha, 0))
+    return out
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> None:
+    cols = [c[0] for c in conn.execute(f"DESCRIBE ingest.{table}").fetchall()]
+    use = [c for c in df.columns if c in cols]
+    conn.register("_df", df.select(use))
+    try:
+        conn.execute(f"INSERT INTO ingest.{table} BY NAME SELECT * FROM _df")
+    finally:
+        conn.unregister("_df")
+
+
+def write_batch(conn: duckdb.DuckDBPyConnection, rows: list[dict], fmt: str | None, parsed: Parsed | None,
+                file_level: dict[str, FileLevel], now: datetime) -> list[FileResult]:
+    """Write one batch in one transaction: ingest rows, quarantine, reconciliation, manifest."""
+    names = {r["file_sha256"]: r["file_name"] for r in rows}
+    parsed = parsed or Parsed()
+    bad = list(file_level)
+    q = parsed.quarantine.filter(~pl.col(FILE).is_in(bad)) if parsed.quarantine.height else parsed.quarantine
+    fl_rows = [(sha, None, p.code, p.words, "", p.rows_in) for sha, p in file_level.items()]
+    if fl_rows:
+        q = pl.concat([q, pl.DataFrame(fl_rows, schema=QUARANTINE_SCHEMA, orient="row")])
+    quarantined = dict(q.group_by(FILE).agg(pl.col("records").sum()).iter_rows()) if q.height else {}
+    bounds = {r[0]: (r[1], r[2]) for r in parsed.bounds.iter_rows()} if parsed.bounds.height else {}
+    results = []
+    with transaction(conn):
+        for t in INGEST_TABLES:
+            df = parsed.tables.get(t)
+            if df is not None and df.height:
+                if bad:
+                    df = df.filter(~pl.col("source_file_sha256").is_in(bad))
+                if df.height:
+                    _insert(conn, t, df)
+        if q.height:
+            qq = q.with_columns(
+                pl.col(FILE).replace_strict(names, return_dtype=pl.String).alias("file_name"),
+                pl.lit(fmt, pl.String).alias("source_format"), pl.lit(now).alias("quarantined_at"),
+            ).rename({FILE: "file_sha256"})
+            conn.register("_q", qq)
+            conn.execute(
+                "INSERT INTO quarantine.rows (file_sha256, file_name, source_format, line_no, reason_code, reason, "
+                "preview_masked, quarantined_at, records) SELECT file_sha256, file_name, source_format, line_no, "
+                "reason_code, reason, preview_masked, quarantined_at, records FROM _q"
+            )
+            conn.unregister("_q")
+        recon, manifest = [], []
+        for r in rows:
+            sha = r["file_sha256"]
+            if sha in file_level:
+                rows_in = file_level[sha].rows_in
+                lo = hi = None
+            else:
+                rows_in = parsed.rows_in.get(sha, 0)
+                lo, hi = bounds.get(sha, (None, None))
+            nq = int(quarantined.get(sha, 0))
+            loaded = rows_in - nq
+            recon.append((sha, r["file_name"], fmt, rows_in, loaded, nq, loaded >= 0, now))
+            manifest.append((now, rows_in, lo, hi, sha))
+            results.append(FileResult(sha, r["file_name"], fmt, rows_in, loaded, nq,
+                                      file_level[sha].words if sha in file_level else None))
+        # set-based, not executemany: one statement per batch however many files it holds
+        conn.register("_rec", pl.DataFrame(recon, schema={
+            "file_sha256": pl.String, "file_name": pl.String, "source_format": pl.String, "rows_in": pl.Int64,
+            "rows_loaded": pl.Int64, "rows_quarantined": pl.Int64, "reconciled": pl.Boolean,
+            "checked_at": pl.Datetime("us", "UTC")}, orient="row"))
+        conn.execute("INSERT OR REPLACE INTO ops.reconciliation SELECT * FROM _rec")
+        conn.unregister("_rec")
+        conn.register("_man", pl.DataFrame(manifest, schema={
+            "ingested_at": pl.Datetime("us", "UTC"), "row_count": pl.Int64, "first_ts": pl.Datetime("us", "UTC"),
+            "last_ts": pl.Datetime("us", "UTC"), "sha": pl.String}, orient="row"))
+        conn.execute(
+            "UPDATE landing.manifest SET ingested_at = _man.ingested_at, row_count = _man.row_count, "
+            "first_ts = _man.first_ts, last_ts = _man.last_ts FROM _man WHERE landing.manifest.file_sha256 = _man.sha"
+        )
+        conn.unregister("_man")
+    return results
+
+
+def _source(r: dict) -> SourceFile:
+    return SourceFile(r["file_sha256"], r["file_name"], Path(r["archived_path"]), r["encoding"])
+
+
+def plan_batches(rows: list[dict]) -> tuple[list[dict], list[tuple[str, list[dict]]]]:
+    """Split pending rows into unreadable ones and batches of (format, same header, bounded bytes)."""
+    unreadable, groups = [], {}
+    for r in rows:
+        fmt = r["detected_format"]
+        if r["status"] != "registered" or fmt not in mappings():
+            unreadable.append(r)
+            continue
+        m = mapping(fmt)
+        if m.kind in ("csv",) and r["encoding"] != "xlsx":
+            try:
+                sig = ("csv", tuple(read_header(Path(r["archived_path"]), r["encoding"])))
+            except OSError:
+                unreadable.append(r)
+                continue
+        else:
+            sig = (r["encoding"] if r["encoding"] == "xlsx" else m.kind, ())
+        groups.setdefault((fmt, sig), []).append(r)
+    batches = []
+    for (fmt, _sig), rs in groups.items():
+        cur, size = [], 0
+        for r in rs:
+            if cur and size + (r["size_bytes"] or 0) > BATCH_BYTES:
+                batches.append((fmt, cur))
+                cur, size = [], 0
+            cur.append(r)
+            size += r["size_bytes"] or 0
+        if cur:
+            batches.append((fmt, cur))
+    return unreadable, batches
+
+
+def _parse(fmt: str, rs: list[dict], settings: Settings) -> tuple[Parsed | None, dict[str, FileLevel]]:
+    ctx = BatchContext(fmt, [_source(r) for r in rs], settings.source_timezone(fmt), settings.hmac_key)
+    parsed, failed = parse_batch(ctx)
+    by_sha = {r["file_sha256"]: r for r in rs}
+    file_level = {sha: _exception_problem(by_sha[sha], exc, 0 if exc.reason_code == "empty_file" else None)
+                  for sha, exc in failed.items()}
+    file_level.update(_whole_file_problems(parsed, {r["file_sha256"]: r["file_name"] for r in rs}))
+    return parsed, file_level
+
+
+def load_pending(conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None) -> LoadReport:
+    now = now or datetime.now(UTC)
+    report = LoadReport()
+    unreadable, batches = plan_batches(pending_files(conn))
+    for r in unreadable:
+        fmt = r["detected_format"] if r["detected_format"] in mappings() else None
+        report.files += write_batch(conn, [r], fmt, None, {r["file_sha256"]: _status_problem(r)}, now)
+    for fmt, rs in batches:
+        try:
+            parsed, file_level = _parse(fmt, rs, settings)
+            report.files += write_batch(conn, rs, fmt, parsed, file_level, now)
+            continue
+        except FileUnreadable as exc:
+            if len(rs) == 1:
+                report.files += write_batch(conn, rs, fmt, None, {rs[0]["file_sha256"]: _exception_problem(rs[0], exc)}, now)
+                continue
+        except Exception:  # noqa: BLE001 - isolate the broken file below
+            log.exception("batch of %d %s files failed; retrying file by file", len(rs), fmt)
+        for r in rs:  # one file at a time, so one broken file cannot take the others down
+            try:
+                parsed, file_level = _parse(fmt, [r], settings)
+                report.files += write_batch(conn, [r], fmt, parsed, file_level, now)
+            except Exception as exc:  # noqa: BLE001
+                if not isinstance(exc, FileUnreadable):
+                    log.exception("reading %s failed", r["file_name"])
+                report.files += write_batch(conn, [r], fmt, None, {r["file_sha256"]: _exception_problem(r, exc)}, now)
+    return report

@@ -1,0 +1,194 @@
+"""Bench ingestion (landing + staging) against the floor: DuckDB loading every raw export once.
+
+    python bench/bench_ingestion.py --scale S                 # simulate S (seed 1) into a temp home, then measure
+    python bench/bench_ingestion.py --scale M --keep DIR      # simulate once into DIR (re-used on the next run)
+    python bench/bench_ingestion.py --inbox DIR               # measure an existing inbox (copied, never modified)
+
+Each measurement runs in a fresh subprocess (so peak RSS is that step's own). Prints markdown: wall times, peak
+RSS, the floor, the ratio staging / floor (target ≤ 2), and — when the simulator's ground truth is there —
+quarantine precision/recall vs injected defects and identity precision/recall on recoverable links.
+
+Floor = every export read once into a DuckDB table: CSV files of one layout in one read_csv (all VARCHAR), JSON
+lines with read_json, xlsx with calamine. No cleaning, typing, hashing, identity or canonical tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _floor(inbox: str) -> dict:
+    import duckdb
+
+    from data_contracts.detect import detect
+    from data_contracts.readers import SourceFile, read_header, read_xlsx, transcode_to_utf8
+
+    groups: dict[tuple, list[tuple[Path, str | None]]] = {}
+    for p in sorted(Path(inbox).rglob("*")):
+        if not p.is_file():
+            continue
+        d = detect(p)
+        if d.format in ("unknown", "empty", "binary", "unreadable"):
+            continue
+        if d.encoding == "xlsx":
+            key = ("xlsx", d.format)
+        elif d.format in ("wecom_archive", "wecom_group_detail"):
+            key = ("json", d.format)
+        else:
+            key = ("csv", d.format, tuple(read_header(p, d.encoding)))
+        groups.setdefault(key, []).append((p, d.encoding))
+    t0 = time.perf_counter()
+    conn = duckdb.connect()
+    rows = 0
+    for i, (key, files) in enumerate(groups.items()):
+        if key[0] == "csv":
+            paths, tmps = [], []
+            for p, enc in files:
+                if (enc or "").startswith("gb"):
+                    t = transcode_to_utf8(p, "gb18030")
+                    tmps.append(t)
+                    paths.append(str(t))
+                else:
+                    paths.append(str(p))
+            conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?, all_varchar=true, header=true, "
+                         "ignore_errors=true, null_padding=true)", [paths])
+            for t in tmps:
+                t.unlink()
+        elif key[0] == "json":
+            conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_json(?, format='newline_delimited', "
+                         "ignore_errors=true, union_by_name=true)", [[str(p) for p, _ in files]])
+        else:
+            import polars as pl
+
+            frames = [read_xlsx(SourceFile("x", p.name, p, "xlsx")).frame for p, _ in files]
+            df = pl.concat(frames, how="diagonal_relaxed")
+            conn.register("x", df)
+            conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM x")
+            conn.unregister("x")
+        rows += conn.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+    return {"seconds": time.perf_counter() - t0, "rows": rows, "groups": len(groups)}
+
+
+def _ingest(home: str) -> dict:
+    from assets.landing.register import register_inbox
+    from assets.staging.build import rebuild_staging
+    from assets.staging.evaluate import identity_scores, quarantine_scores, reconciliation_summary
+    from assets.staging.load import load_pending
+    from xiaoshuju.settings import load_settings
+    from xiaoshuju.warehouse import connect
+
+    s = load_settings(home).ensure_dirs()
+    out = {}
+    with connect(s.warehouse) as conn:
+        t = time.perf_counter()
+        register_inbox(conn, s.inbox, s.archive)
+        out["landing"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rep = load_pending(conn, s)
+        out["load"] = time.perf_counter() - t
+        t = time.perf_counter()
+        counts = rebuild_staging(conn)
+        out["build"] = time.perf_counter() - t
+        out["files"] = rep.n_files
+        out["counts"] = counts
+        out["rows_in"] = conn.execute("SELECT sum(rows_in) FROM ops.reconciliation").fetchone()[0]
+        out["reconciliation"] = reconciliation_summary(conn)
+        if (s.ground_truth / "defects.parquet").exists():
+            q = quarantine_scores(conn, s.ground_truth)
+            out["quarantine"] = {k: q[k] for k in ("expected", "quarantined", "precision", "recall")}
+            out["identity"] = identity_scores(conn, s.ground_truth, s.hmac_key)
+        t = time.perf_counter()
+        from assets.staging.pipeline import run_staging
+
+        again = run_staging(conn, s)
+        out["rerun"] = {"seconds": time.perf_counter() - t, "files": again.load.n_files, "rebuilt": again.rebuilt}
+    return out
+
+
+def _child(kind: str, arg: str) -> None:
+    res = _floor(arg) if kind == "floor" else _ingest(arg)
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(res, default=str))
+
+
+def _run_child(kind: str, arg: str, env: dict) -> dict:
+    p = subprocess.run([sys.executable, __file__, "--child", kind, arg], capture_output=True, text=True, env=env,
+                       cwd=ROOT)
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{kind} failed:\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", default="S")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--inbox", help="measure this existing inbox (copied)")
+    ap.add_argument("--keep", help="directory holding the simulated inbox + ground truth (created once)")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        _child(*a.child)
+        return
+    env = {**os.environ, "XIAOSHUJU_HMAC_KEY": os.environ.get("XIAOSHUJU_HMAC_KEY", "bench-secret")}
+    work = Path(tempfile.mkdtemp(prefix="xsj_bench_ingest_"))
+    try:
+        if a.inbox:
+            src_inbox, truth = Path(a.inbox), None
+        else:
+            src = Path(a.keep) if a.keep else work / "sim"
+            src_inbox, truth = src / "inbox", src / "ground_truth"
+            if not (src_inbox.exists() and any(src_inbox.iterdir())):
+                from xiaoshuju.simulator import simulate
+
+                t = time.perf_counter()
+                simulate(a.scale, seed=a.seed, out_dir=src_inbox, truth_dir=truth)
+                print(f"(simulated {a.scale} in {time.perf_counter() - t:.0f} s)", file=sys.stderr)
+        home = work / "home"
+        shutil.copytree(src_inbox, home / "inbox")
+        if truth is not None and truth.exists():
+            shutil.copytree(truth, home / "ground_truth")
+        floor = _run_child("floor", str(src_inbox), env)
+        ing = _run_child("ingest", str(home), {**env, "XIAOSHUJU_HOME": str(home)})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    staging_s = ing["load"] + ing["build"]
+    size = sum(p.stat().st_size for p in src_inbox.rglob("*") if p.is_file())
+    print(f"## Ingestion bench — {a.inbox or f'scale {a.scale}, seed {a.seed}'}\n")
+    print(f"{ing['files']:,} files, {size / 1e6:,.0f} MB, {ing['rows_in']:,} records in\n")
+    print("| step | wall time (s) | peak RSS (MB) |\n|---|---:|---:|")
+    print(f"| floor: DuckDB loads every export once ({floor['groups']} scans, {floor['rows']:,} rows) | "
+          f"{floor['seconds']:.1f} | {floor['peak_rss_mb']:,.0f} |")
+    print(f"| landing (hash, detect, archive) | {ing['landing']:.1f} | |")
+    print(f"| staging load (read, contract, quarantine, reconcile) | {ing['load']:.1f} | |")
+    print(f"| staging build (identity, canonical tables) | {ing['build']:.1f} | |")
+    print(f"| **staging total** | **{staging_s:.1f}** | {ing['peak_rss_mb']:,.0f} (whole ingest process) |")
+    print(f"| re-run with nothing new | {ing['rerun']['seconds']:.2f} | |")
+    print(f"\n**ratio staging / floor: {staging_s / floor['seconds']:.2f}** (target ≤ 2); "
+          f"landing + staging / floor: {(staging_s + ing['landing']) / floor['seconds']:.2f}\n")
+    rec = ing["reconciliation"]
+    print(f"- reconciliation: {rec['reconciled']}/{rec['files']} files")
+    if "quarantine" in ing:
+        q, i = ing["quarantine"], ing["identity"]
+        print(f"- quarantine vs injected defects: precision {q['precision']:.4f}, recall {q['recall']:.4f} "
+              f"({q['quarantined']} quarantined, {q['expected']} expected)")
+        print(f"- identity on recoverable links: precision {i['precision']:.4f}, recall {i['recall']:.4f} "
+              f"({i['identifiers']:,} identifiers)")
+    print(f"- staging rows: {json.dumps(ing['counts'])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""Read archived exports into one frame of text columns per batch of same-layout files, one row per data record,
+with the file (``_file`` = its sha256) and the record's physical line number (``_line``, header = 1).
+
+Nothing here interprets values: readers only split records. Records the reader cannot split (wrong column count,
+bytes that are not valid text, a record cut off at the end of the file) come back as ``rejects`` with a reason
+code, so every record of every file is either in ``frame`` or in ``rejects``.
+
+CSV goes through DuckDB's C++ reader — many files in one scan, all columns VARCHAR, columns by position so
+duplicate header names stay apart — xlsx through calamine, JSON lines through DuckDB as one text column per line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+LINE = "_line"
+FILE = "_file"
+REJECT_SCHEMA = {FILE: pl.String, LINE: pl.Int64, "reason_code": pl.String, "reason": pl.String, "preview": pl.String}
+
+
+class FileUnreadable(Exception):
+    """The whole file cannot be read; ``reason_code`` is one of the file-level quarantine codes."""
+
+    def __init__(self, reason_code: str, message: str):
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    sha: str
+    name: str  # as dropped, relative to the inbox
+    path: Path  # archived original
+    encoding: str | None
+
+
+@dataclass
+class RawRead:
+    frame: pl.DataFrame  # text columns named by header (duplicates as ``name#2``), plus ``_file`` and ``_line``
+    header: list[str]
+    rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
+    files: list[str] = field(default_factory=list)
+
+    def rows_in(self) -> dict[str, int]:
+        out = dict.fromkeys(self.files, 0)
+        for df in (self.frame, self.rejects):
+            if df.height:
+                for sha, n in df.group_by(FILE).len().iter_rows():
+                    out[sha] = out.get(sha, 0) + n
+        return out
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """Duplicate header names are told apart by position: the second ``分销员`` becomes ``分销员#2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, h in enumerate(header):
+        h = h.strip().lstrip("\ufeff").strip() or f"_col{i + 1}"
+        seen[h] = seen.get(h, 0) + 1
+        out.append(h if seen[h] == 1 else f"{h}#{seen[h]}")
+    return out
+
+
+_CONN_LOCK = threading.Lock()
+_CONN: list[duckdb.DuckDBPyConnection] = []
+
+
+def _reader() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB for reading (opening a connection per file costs more than reading a small file)."""
+    if not _CONN:
+        _CONN.append(duckdb.connect())
+    conn = _CONN[0]
+    conn.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    return conn
+
+
+def _rejects(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """DuckDB creates the reject tables only when a scan rejected something. One row per rejected record."""
+    try:
+        return conn.execute(
+            "SELECT s.file_path, e.line, arg_min(e.error_type, e.column_idx) AS error_type, "
+            "any_value(e.csv_line) AS csv_line, any_value(e.error_message) AS msg "
+            "FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 2"
+        ).pl()
+    except duckdb.CatalogException:
+        return pl.DataFrame(
+            schema={"file_path": pl.String, "line": pl.Int64, "error_type": pl.String, "csv_line": pl.String,
+                    "msg": pl.String}
+        )
+
+
+def transcode_to_utf8(path: Path, encoding: str) -> Path:
+    """GB18030 (Excel re-saves) → a temporary UTF-8 copy DuckDB can scan. Undecodable bytes become U+FFFD and are
+    reported as bad_encoding records."""
+    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="xsj_transcode_")
+    dec = codecs.getincrementaldecoder(encoding)(errors="replace")
+    with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+        while chunk := src.read(8 * 1024 * 1024):
+            out.write(dec.decode(chunk).encode("utf-8"))
+        out.write(dec.decode(b"", final=True).encode("utf-8"))
+    return Path(tmp)
+
+
+def read_header(path: Path, encoding: str | None) -> list[str]:
+    enc = "gb18030" if (encoding or "").lower().startswith("gb") else "utf-8"
+    with Path(path).open("rb") as fh:
+        first = fh.readline(1024 * 1024)
+    text = first.decode(enc, errors="replace").lstrip("\ufeff")
+    return next(csv.reader(io.StringIO(text)), [])
+
+
+def _physical_lines(extra: np.ndarray, reject_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Physical line numbers (header = 1) of one file's good rows and rejected records.
+
+    DuckDB numbers rejected records by record (header = 1); good rows come back in file order. A quoted field with
+    embedded newlines makes a record span several physical lines, so we add the extra newlines of earlier records.
+    """
+    g = len(extra)
+    r_sorted = np.sort(reject_lines.astype(np.int64))
+    keys = r_sorted - np.arange(len(r_sorted)) - 2
+    before = np.searchsorted(keys, np.arange(g), side="right")
+    good_rec = np.arange(g) + 2 + before
+    if not extra.any():
+        return good_rec, r_sorted
+    rec = np.concatenate([good_rec, r_sorted])
+    ext = np.concatenate([extra.astype(np.int64), np.zeros(len(r_sorted), dtype=np.int64)])
+    order = np.argsort(rec, kind="stable")
+    cum = np.zeros(len(rec), dtype=np.int64)
+    cum[order] = np.concatenate([[0], np.cumsum(ext[order])[:-1]])
+    phys = rec + cum
+    return phys[:g], phys[g:]
+
+
+_ERROR_CODES = {
+    "INVALID ENCODING": ("bad_encoding", "bytes that are not valid text in the file's encoding"),
+    "INVALID UNICODE": ("bad_encoding", "bytes that are not valid text in the file's encoding"),
+    "MISSING COLUMNS": ("broken_row", "{found}; expected {n} columns like the header"),
+    "TOO MANY COLUMNS": ("broken_row", "{found}; expected {n} columns like the header"),
+    "UNQUOTED VALUE": ("broken_row", "a quote is not closed"),
+    "LINE SIZE OVER MAXIMUM": ("broken_row", "the line is too long to be a record"),
+}
+
+
+def ends_with_newline(path: Path) -> bool:
+    with Path(path).open("rb") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return True
+        fh.seek(size - 1)
+        return fh.read(1) == b"\n"
+
+
+TRUNCATED_WORDS = "the file ends in the middle of this record (cut off while copying?); export the file again"
+
+
+def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
+    """Read CSV files that share one header in a single DuckDB scan."""
+    header = read_header(files[0].path, files[0].encoding)
+    if not header:
+        raise FileUnreadable("empty_file", "the file has no header line")
+    names = unique_names(header)
+    scan: dict[str, str] = {}  # scanned path -> sha
+    tmps: list[Path] = []
+    for f in files:
+        if (f.encoding or "").lower().startswith("gb"):
+            p = transcode_to_utf8(f.path, "gb18030")
+            tmps.append(p)
+        else:
+            p = f.path
+        scan[str(p)] = f.sha
+    try:
+        with _CONN_LOCK:
+            conn = _reader()
+            cols = {f"c{i}": "VARCHAR" for i in range(len(names))}
+            frame = conn.execute(
+                "SELECT * FROM read_csv(?, header=false, skip=1, columns=?, auto_detect=false, delim=?, quote='\"', "
+                "escape='\"', ignore_errors=true, store_rejects=true, strict_mode=true, null_padding=false, "
+                "max_line_size=8388608, filename='_src')",
+                [list(scan), cols, delim],
+            ).pl()
+            rej = _rejects(conn)
+    finally:
+        for p in tmps:
+            p.unlink(missing_ok=True)
+    frame = frame.rename({f"c{i}": n for i, n in enumerate(names)})
+    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop("_src")
+    rej = rej.with_columns(pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE))
+    extra_all = (
+        frame.select(pl.sum_horizontal([pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in names]))
+        .to_series().to_numpy()
+        if frame.height else np.zeros(0, dtype=np.int64)
+    )
+    file_col = frame[FILE].to_numpy() if frame.height else np.array([], dtype=object)
+    lines = np.zeros(frame.height, dtype=np.int64)
+    rej_lines_out = np.zeros(rej.height, dtype=np.int64)
+    rej_file = rej[FILE].to_numpy() if rej.height else np.array([], dtype=object)
+    rej_raw = rej["line"].to_numpy() if rej.height else np.array([], dtype=np.int64)
+    # rows of one file are contiguous and in file order (DuckDB preserves insertion order)
+    bounds: dict[str, tuple[int, int]] = {}
+    if frame.height:
+        change = np.flatnonzero(file_col[1:] != file_col[:-1]) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [frame.height]])
+        for s, e in zip(starts, ends, strict=True):
+            bounds[file_col[s]] = (int(s), int(e))
+    for f in files:
+        s, e = bounds.get(f.sha, (0, 0))
+        rmask = rej_file == f.sha
+        good, bad = _physical_lines(extra_all[s:e], rej_raw[rmask])
+        lines[s:e] = good
+        if rmask.any():
+            order = np.argsort(rej_raw[rmask], kind="stable")
+            tmp = np.empty(len(bad), dtype=np.int64)
+            tmp[order] = bad
+            rej_lines_out[rmask] = tmp
+    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
+    n_cols = len(names)
+    rejects = rej.select(
+        pl.col(FILE),
+        pl.Series(LINE, rej_lines_out, dtype=pl.Int64),
+        pl.col("error_type").replace_strict({k: v[0] for k, v in _ERROR_CODES.items()}, default="broken_row",
+                                            return_dtype=pl.String).alias("reason_code"),
+        pl.concat_str([
+            pl.col("msg").fill_null(pl.col("error_type")).str.slice(0, 80),
+            pl.lit(f"; expected {n_cols} columns like the header"),
+        ]).alias("reason"),
+        pl.col("csv_line").fill_null("").str.slice(0, 300).alias("preview"),
+    )
+    # a file that does not end with a line break was cut while copying: its last record is incomplete
+    trunc = []
+    for f in files:
+        if ends_with_newline(f.path):
+            continue
+        s, e = bounds.get(f.sha, (0, 0))
+        last_good = int(lines[e - 1]) if e > s else -1
+        rl = rejects.filter(pl.col(FILE) == f.sha)[LINE]
+        last_rej = int(rl.max()) if rl.len() else -1
+        if last_rej > last_good:
+            rejects = rejects.with_columns(
+                pl.when((pl.col(FILE) == f.sha) & (pl.col(LINE) == last_rej)).then(pl.lit("truncated"))
+                .otherwise(pl.col("reason_code")).alias("reason_code")
+            )
+        elif last_good > 0:
+            trunc.append((f.sha, last_good))
+    if trunc:
+        cut = pl.DataFrame(trunc, schema={FILE: pl.String, LINE: pl.Int64}, orient="row")
+        cut_rows = frame.join(cut, on=[FILE, LINE], how="semi")
+        rejects = pl.concat([rejects, cut_rows.select(
+            FILE, LINE, pl.lit("truncated").alias("reason_code"), pl.lit(TRUNCATED_WORDS).alias("reason"),
+            pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").str.slice(0, 300).alias("preview"),
+        )])
+        frame = frame.join(cut, on=[FILE, LINE], how="anti")
+    # U+FFFD from a GB18030 transcode marks undecodable bytes
+    if tmps and frame.height:
+        bad = frame.select(
+            pl.any_horizontal([pl.col(n).str.contains("\ufffd", literal=True) for n in names]).fill_null(False)
+        ).to_series()
+        if bad.any():
+            bad_rows = frame.filter(bad)
+            rejects = pl.concat([rejects, bad_rows.select(
+                FILE, LINE, pl.lit("bad_encoding").alias("reason_code"),
+                pl.lit("bytes that are not valid GB18030 text").alias("reason"),
+                pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").str.slice(0, 300).alias("preview"),
+            )])
+            frame = frame.filter(~bad)
+    return RawRead(frame, header, rejects, [f.sha for f in files])
+
+
+def _cell_text(v) -> str | None:
+    import datetime as _dt
+
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, _dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, _dt.date):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, _dt.time):
+        return v.strftime("%H:%M:%S")
+    return str(v)
+
+
+def read_xlsx(f: SourceFile) -> RawRead:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(f.path))
+        rows = wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a file-level problem for the user
+        raise FileUnreadable("truncated", f"the Excel file cannot be opened ({exc}); export it again") from exc
+    if not rows:
+        raise FileUnreadable("empty_file", "the first sheet is empty")
+    header = [str(c).strip() if c is not None else "" for c in rows[0]]
+    while header and header[-1] == "":
+        header.pop()
+    names = unique_names(header)
+    n = len(names)
+    data, lines, rejects = [], [], []
+    for i, r in enumerate(rows[1:], start=2):
+        cells = [_cell_text(v) for v in r]
+        if all(c is None for c in cells):
+            continue  # blank rows are not records
+        if any(c is not None for c in cells[n:]):
+            rejects.append((f.sha, i, "broken_row", f"{len(cells)} cells; expected {n} columns like the header",
+                            ",".join(c or "" for c in cells)[:300]))
+            continue
+        data.append((cells + [None] * n)[:n])
+        lines.append(i)
+    frame = pl.DataFrame(data, schema={nm: pl.String for nm in names}, orient="row")
+    frame = frame.with_columns(pl.lit(f.sha).alias(FILE), pl.Series(LINE, lines, dtype=pl.Int64))
+    return RawRead(frame, header, pl.DataFrame(rejects, schema=REJECT_SCHEMA, orient="row"), [f.sha])
+
+
+def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
+    """JSON lines: one text column ``json`` per line (parsed later, vectorised, in DuckDB)."""
+    scan = {str(f.path): f.sha for f in files}
+    with _CONN_LOCK:
+        conn = _reader()
+        frame = conn.execute(
+            "SELECT line AS json, _src FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, auto_detect=false, "
+            "delim='\\x01', quote='', escape='', ignore_errors=true, store_rejects=true, max_line_size=16777216, "
+            "strict_mode=false, filename='_src')",
+            [list(scan)],
+        ).pl()
+        rej = _rejects(conn)
+    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop("_src")
+    rej = rej.with_columns(pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE))
+    # DuckDB returns every physical line (blank ones as NULL) except rejected ones, in file order
+    counts = dict(frame.group_by(FILE).len().iter_rows()) if frame.height else {}
+    lines = np.zeros(frame.height, dtype=np.int64)
+    pos = 0
+    for f in files:
+        n = counts.get(f.sha, 0)
+        rl = rej.filter(pl.col(FILE) == f.sha)["line"].to_numpy()
+        good, _ = _physical_lines(np.zeros(n, dtype=np.int64), rl + 1)  # _physical_lines counts a header line
+        lines[pos:pos + n] = good - 1
+        pos += n
+    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(
+        pl.col("json").is_not_null() & (pl.col("json").str.strip_chars() != ""))
+    rejects = rej.select(
+        pl.col(FILE), pl.col("line").cast(pl.Int64).alias(LINE), pl.lit("bad_encoding").alias("reason_code"),
+        pl.lit("bytes that are not valid UTF-8 text").alias("reason"),
+        pl.col("csv_line").fill_null("").str.slice(0, 300).alias("preview"),
+    )
+    return RawRead(frame, ["json"], rejects, [f.sha for f in files])
+
+
+def read_json_document(path: Path, encoding: str | None) -> list[tuple[int | None, object]]:
+    """A JSON document (object or array), or JSON lines of documents: list of (line or None, object)."""
+    text = Path(path).read_bytes().decode(encoding or "utf-8", errors="strict").lstrip("\ufeff")
+    try:
+        obj = json.loads(text)
+        return [(None, o) for o in (obj if isinstance(obj, list) else [obj])]
+    except json.JSONDecodeError:
+        pass
+    out: list[tuple[int | None, object]] = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((i, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            out.append((i, exc))
+    return out

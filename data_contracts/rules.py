@@ -1,0 +1,198 @@
+"""Turn a mapping YAML into typed columns and row rules.
+
+Every field of the mapping is cleaned (TAB/apostrophe prefixes, ``——``/``-``/blank → null) and typed with the
+vectorised parsers. A row breaks the contract when a required identifier is empty (missing_id), a time does not
+parse (bad_date), a number does not parse (bad_number), an amount is negative (negative_amount) or an identifier
+has the wrong shape (contract_violation). Broken rows go to quarantine with the first rule they break.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from data_contracts.contracts import Mapping
+from data_contracts.parse import clean_text, parse_epoch, parse_int, parse_money, parse_timestamp_series
+from data_contracts.privacy_ops import mask_preview, normalise_phone_expr
+from data_contracts.readers import FILE, LINE, FileUnreadable, RawRead
+
+QUARANTINE_SCHEMA = {
+    FILE: pl.String,
+    "line_no": pl.Int64,
+    "reason_code": pl.String,
+    "reason": pl.String,
+    "preview_masked": pl.String,
+    "records": pl.Int64,
+}
+REASON = "_reason"
+REASON_TEXT = "_reason_text"
+TIME_TYPES = ("timestamp", "epoch_s", "epoch_ms")
+NUMBER_TYPES = ("money", "int")
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+
+def resolve_column(header_names: list[str], cols: tuple[str, ...]) -> str | None:
+    present = set(header_names)
+    for c in cols:
+        if c in present:
+            return c
+    return None
+
+
+def check_required_columns(raw: RawRead, m: Mapping, file_name: str) -> None:
+    names = [c for c in raw.frame.columns if c not in (LINE, FILE)]
+    missing = [cols[0] for cols in m.required_columns() if resolve_column(names, cols) is None]
+    if missing:
+        raise FileUnreadable(
+            "missing_columns",
+            f"{file_name}: looks like {m.title} but the column(s) {', '.join(missing)} are missing; expected a "
+            f"header with {', '.join(c for cols in m.required_columns() for c in cols[:1])} "
+            f"(data_contracts/mappings/{m.format}.yaml)",
+        )
+
+
+def _words(prefix: str, value: pl.Expr, suffix: str) -> pl.Expr:
+    return pl.concat_str([pl.lit(prefix), value.fill_null("").str.slice(0, 40), pl.lit(suffix)])
+
+
+def _typed(raw_expr: pl.Expr, ftype: str, tz: str, money_unit: str) -> pl.Expr:
+    if ftype == "timestamp":
+        return pl.lit(None, pl.Datetime("us", "UTC"))  # filled eagerly by parse_timestamp_series
+    if ftype == "epoch_s":
+        return parse_epoch(raw_expr, "s")
+    if ftype == "epoch_ms":
+        return parse_epoch(raw_expr, "ms")
+    if ftype == "money":
+        return parse_money(raw_expr, money_unit)
+    if ftype == "int":
+        return parse_int(raw_expr)
+    if ftype == "phone":
+        return normalise_phone_expr(raw_expr)
+    return raw_expr
+
+
+def apply_mapping(raw: RawRead, m: Mapping, tz: str, file_name: str = "") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed frame (one column per mapping field, ``<field>__raw`` for the cleaned text, plus ``_line``) with
+    contract-breaking rows removed, and the quarantine rows for them."""
+    check_required_columns(raw, m, file_name)
+    df = raw.frame
+    names = [c for c in df.columns if c not in (LINE, FILE)]
+    exprs: list[pl.Expr] = [pl.col(FILE), pl.col(LINE)]
+    rules: list[tuple[pl.Expr, str, pl.Expr]] = []  # (broken?, code, words)
+    checks: list[tuple[str, str, str]] = []  # (raw col name in frame, type, header name)
+    for f in m.fields.values():
+        col = resolve_column(names, f.cols)
+        rawname = f"{f.name}__raw"
+        if col is None:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(rawname))
+        else:
+            exprs.append(clean_text(col).alias(rawname))
+        checks.append((rawname, f.type, col or f.cols[0], f))
+    for ftype, cols in m.validate.items():
+        for c in cols:
+            if c in names:
+                rawname = f"_v_{c}__raw"
+                exprs.append(clean_text(c).alias(rawname))
+                checks.append((rawname, ftype, c, None))
+    typed = df.select(exprs)
+    out_exprs = []
+    for rawname, ftype, header, f in checks:
+        r = pl.col(rawname)
+        t = _typed(r, ftype, tz, m.money_unit)
+        tname = f.name if f is not None else rawname.replace("__raw", "")
+        out_exprs.append(t.alias(tname))
+        required = f is not None and f.required
+        if required and ftype not in TIME_TYPES and ftype not in NUMBER_TYPES:
+            rules.append((r.is_null(), "missing_id", pl.lit(f"{header} is empty; every row needs it")))
+    typed = typed.with_columns(out_exprs)
+    # timestamps eagerly with a fast path (one strptime per column instead of a dozen)
+    ts_cols = [(rawname, f.name if f is not None else rawname.replace("__raw", ""))
+               for rawname, ftype, _h, f in checks if ftype == "timestamp"]
+    if ts_cols and typed.height:
+        typed = typed.with_columns([parse_timestamp_series(typed[r], tz).alias(t) for r, t in ts_cols])
+    # rule order: missing id, bad date, bad number, negative amount, shape
+    for rawname, ftype, header, f in checks:
+        tname = f.name if f is not None else rawname.replace("__raw", "")
+        r, t = pl.col(rawname), pl.col(tname)
+        required = f is not None and f.required
+        if ftype in TIME_TYPES:
+            broken = (r.is_not_null() & t.is_null()) | (pl.lit(required) & r.is_null())
+            rules.append((broken, "bad_date", _words(f"{header} is '", r, "', not a date/time like 2024-10-04 11:42:00")))
+    for rawname, ftype, header, f in checks:
+        tname = f.name if f is not None else rawname.replace("__raw", "")
+        r, t = pl.col(rawname), pl.col(tname)
+        required = f is not None and f.required
+        if ftype in NUMBER_TYPES:
+            broken = (r.is_not_null() & t.is_null()) | (pl.lit(required) & r.is_null())
+            rules.append((broken, "bad_number", _words(f"{header} is '", r, "', not a number")))
+    for rawname, ftype, header, _f in checks:
+        tname = _f.name if _f is not None else rawname.replace("__raw", "")
+        r, t = pl.col(rawname), pl.col(tname)
+        if ftype == "money":
+            broken = t.is_not_null() & ((t < 0) | r.str.starts_with("-"))
+            rules.append((broken, "negative_amount", _words(f"{header} is negative (", r, "); amounts are ≥ 0")))
+    for rawname, _ftype, header, f in checks:
+        if f is not None and f.pattern:
+            r = pl.col(rawname)
+            broken = r.is_not_null() & ~r.str.contains(f.pattern)
+            rules.append((broken, "contract_violation", _words(f"{header} '", r, f"' does not match {f.pattern}")))
+    for name in m.require_any:
+        f = m.fields[name]
+        rules.append((pl.col(f"{name}__raw").is_null(), "missing_id", pl.lit(f"{f.cols[0]} is empty; every row needs it")))
+    typed = add_reason(typed, rules)
+    return split_quarantine(typed, df)
+
+
+def add_reason(df: pl.DataFrame, rules: list[tuple[pl.Expr, str, pl.Expr]]) -> pl.DataFrame:
+    """First broken rule wins; rows already carrying a reason keep it."""
+    if not rules:
+        if REASON not in df.columns:
+            return df.with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REASON_TEXT))
+        return df
+    code = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
+    text = pl.when(rules[0][0].fill_null(False)).then(rules[0][2])
+    for broken, c, words in rules[1:]:
+        code = code.when(broken.fill_null(False)).then(pl.lit(c))
+        text = text.when(broken.fill_null(False)).then(words)
+    code = code.otherwise(None)
+    text = text.otherwise(None)
+    if REASON in df.columns:
+        code = pl.coalesce([pl.col(REASON), code])
+        text = pl.coalesce([pl.col(REASON_TEXT), text])
+    return df.with_columns(code.alias(REASON), text.alias(REASON_TEXT))
+
+
+def split_quarantine(typed: pl.DataFrame, raw_frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    bad = typed.filter(pl.col(REASON).is_not_null())
+    good = typed.filter(pl.col(REASON).is_null())
+    if bad.height == 0:
+        return good, empty_quarantine()
+    names = [c for c in raw_frame.columns if c not in (LINE, FILE)]
+    raw_bad = raw_frame.join(bad.select(FILE, LINE), on=[FILE, LINE], how="semi")
+    previews = raw_bad.select(
+        pl.col(FILE), pl.col(LINE), pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").alias("_p")
+    )
+    previews = previews.with_columns(
+        pl.Series("preview_masked", [mask_preview(p) for p in previews["_p"].to_list()], dtype=pl.String)
+    ).drop("_p")
+    q = bad.join(previews, on=[FILE, LINE], how="left").select(
+        pl.col(FILE),
+        pl.col(LINE).alias("line_no"),
+        pl.col(REASON).alias("reason_code"),
+        pl.col(REASON_TEXT).fill_null("").alias("reason"),
+        pl.col("preview_masked").fill_null(""),
+        pl.lit(1, dtype=pl.Int64).alias("records"),
+    )
+    return good, q
+
+
+def reader_rejects_to_quarantine(raw: RawRead) -> pl.DataFrame:
+    if raw.rejects.height == 0:
+        return empty_quarantine()
+    rows = [
+        (f, ln, code, words, mask_preview(pv), 1)
+        for f, ln, code, words, pv in raw.rejects.select(FILE, LINE, "reason_code", "reason", "preview").iter_rows()
+    ]
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA, orient="row")

@@ -1,0 +1,52 @@
+"""Re-dropping a file changes nothing; a later export of the same orders wins (late refunds show)."""
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _snapshot(home):
+    return {t: home.q(f"SELECT * FROM staging.{t} ORDER BY ALL") for t in
+            ("orders", "order_lines", "members", "member_identities", "groups", "group_memberships", "messages",
+             "referrals")} | {"q": home.q("SELECT file_sha256, line_no, reason_code FROM quarantine.rows ORDER BY ALL")}
+
+
+def test_rerun_and_redrop_are_no_ops(home):
+    for name in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl"):
+        home.drop_fixture(name)
+    home.run()
+    before = _snapshot(home)
+    r = home.run()  # nothing new
+    assert r.load.n_files == 0 and not r.rebuilt
+    home.drop_fixture("youzan_orders_bom.csv", "again/订单数据 (1).csv")  # same bytes, other name
+    r = home.run()
+    assert r.load.n_files == 0
+    assert _snapshot(home) == before
+    assert home.one("SELECT seen_count FROM landing.manifest WHERE file_name = 'youzan_orders_bom.csv'") == 2
+
+
+def _reexport(refund: str) -> bytes:
+    text = (FIX / "youzan_orders_bom.csv").read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    header, first = rows[0], rows[1]
+    first[header.index("订单退款状态")] = "退款成功（部分退款）"
+    first[header.index("订单已退款金额")] = refund
+    first[header.index("交易成功时间")] = "2024-10-20 12:00:00"  # the re-export is newer
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows([header, first])
+    return b"\xef\xbb\xbf" + buf.getvalue().encode()
+
+
+def test_later_export_of_the_same_order_wins(home):
+    home.drop_fixture("youzan_orders_bom.csv", "2024-10-07/youzan/订单数据.csv")
+    home.run()
+    oid = "youzan:E20241004114200000000001"
+    assert home.one("SELECT refund_amount FROM staging.orders WHERE order_id = ?", [oid]) == Decimal("0.00")
+    home.drop("2024-10-21/youzan/订单数据.csv", _reexport("20.00"))
+    home.run()
+    row = home.q("SELECT refund_status, refund_amount, net_amount FROM staging.orders WHERE order_id = ?", [oid])
+    assert row == [("partial", Decimal("20.00"), Decimal("77.90"))]
+    assert home.one("SELECT count(*) FROM staging.orders") == 3  # replaced, not duplicated

@@ -1,0 +1,69 @@
+"""Inbox sensor: new/changed files start one refresh run; a re-evaluation never starts a second one."""
+
+import json
+import os
+import time
+
+import dagster as dg
+
+from pipelines.partitions import RANGE_END_TAG, RANGE_START_TAG
+from pipelines.resources import SettingsResource
+from pipelines.sensors import changed_files, inbox_sensor, run_key_for, scan_inbox
+
+
+def _age(path, seconds=60):
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def _tick(xhome, cursor):
+    ctx = dg.build_sensor_context(
+        cursor=cursor, resources={"settings": SettingsResource(home=str(xhome.home))}
+    )
+    result = inbox_sensor(ctx)
+    return result, ctx.cursor
+
+
+def test_scan_skips_files_still_being_written(tmp_path):
+    (tmp_path / "old.csv").write_text("a\n")
+    _age(tmp_path / "old.csv")
+    (tmp_path / "fresh.csv").write_text("b\n")
+    (tmp_path / "copying.csv.part").write_text("c\n")
+    _age(tmp_path / "copying.csv.part")
+    seen, settling = scan_inbox(tmp_path, settle=5)
+    assert list(seen) == ["old.csv"] and settling == ["fresh.csv"]
+
+
+def test_changed_files_and_run_key():
+    prev = {"a.csv": [1, 10], "b.csv": [2, 20]}
+    seen = {"a.csv": [1, 10], "b.csv": [3, 30], "c.csv": [4, 40]}
+    names = changed_files(seen, prev)
+    assert names == ["b.csv", "c.csv"]
+    assert run_key_for(seen, names) == run_key_for(dict(reversed(list(seen.items()))), names)
+    assert run_key_for(seen, names) != run_key_for({**seen, "c.csv": [4, 41]}, names)
+
+
+def test_sensor_requests_one_run_per_change(xhome):
+    f = xhome.inbox / "订单数据.csv"
+    f.write_text("订单号\nE1\n", encoding="utf-8")
+    _age(f)
+    result, cursor = _tick(xhome, None)
+    assert isinstance(result, dg.RunRequest)
+    assert result.tags[RANGE_START_TAG] <= result.tags[RANGE_END_TAG]
+    assert json.loads(cursor)["files"]["订单数据.csv"][0] == f.stat().st_size
+    again, cursor2 = _tick(xhome, cursor)
+    assert isinstance(again, dg.SkipReason)  # same inbox → no second run
+    f.write_text("订单号\nE1\nE2\n", encoding="utf-8")  # a newer export under the same name
+    _age(f, 30)
+    changed, cursor3 = _tick(xhome, cursor2)
+    assert isinstance(changed, dg.RunRequest) and changed.run_key != result.run_key
+    f.unlink()  # landing archived it: the cursor forgets it
+    gone, cursor4 = _tick(xhome, cursor3)
+    assert isinstance(gone, dg.SkipReason) and json.loads(cursor4)["files"] == {}
+
+
+def test_sensor_waits_for_a_file_being_copied(xhome):
+    (xhome.inbox / "chat.csv").write_text("x\n")
+    result, cursor = _tick(xhome, None)
+    assert isinstance(result, dg.SkipReason) and "still being written" in str(result.skip_message)
+    assert json.loads(cursor)["files"] == {}
