@@ -1,14 +1,13 @@
 """Run the whole asset graph from Python (used by `xiaoshuju run` / `xiaoshuju demo`, tests and bench).
 
-One run of the ``refresh`` job: landing → staging → every mart over the whole history of weekly partitions (one
-partition range, from the first week of ``weekly_partitions`` to the current week-to-date) → serving snapshot.
-The run is recorded in the persistent DAGSTER_HOME, so Dagit shows it next to sensor and schedule runs.
+landing → staging → every mart over one range of weekly partitions (first week with data → current week-to-date)
+→ serving snapshot, recorded in the persistent DAGSTER_HOME so Dagit shows the runs next to sensor runs.
 
-By default this is two runs of the ``refresh`` job: *ingest* (landing + staging), then *publish* (every mart
-over the weeks that hold data, then the serving snapshot). Reading the data's first week between the two keeps
+By default these are two runs of the ``refresh`` job: *ingest* (landing + staging), then *publish* (every mart
+over the weeks that hold data, in one run, then the serving snapshot). Reading the data's first week between the two keeps
 the marts' run to the weeks that matter: Dagster records two events per partition per mart, which dominates a
 small brand's run time when the partitions reach back two years (measured: ~0.1 s per event on a busy box).
-Pass ``partition_range`` (or ``range_from="partitions"``) for one run over a fixed range instead.
+Pass ``partition_range`` (or ``range_from="partitions"``) to fix the range instead.
 
 ``stage="each"`` runs the layers as separate runs (landing, staging, marts, serving) so bench can time them.
 """

@@ -2,7 +2,8 @@
 
 The cursor is JSON ``{"files": {relative path: [size, mtime_ns]}}`` for the files currently in the inbox (landing
 moves each file to the archive, so the map stays small). The run key is a hash of the new/changed files' names,
-sizes and times: re-evaluating the same inbox never launches a second run. A file still being copied (modified in
+sizes and times: re-evaluating the same inbox never launches a second run, and while a refresh run is still
+queued (its landing step not yet run) new files ride along with it instead of queueing another full rebuild. A file still being copied (modified in
 the last ``settle`` seconds, or named ``*.part``/``*.tmp``) waits for the next tick.
 """
 
@@ -66,6 +67,20 @@ def inbox_sensor(context: dg.SensorEvaluationContext, settings: SettingsResource
     context.update_cursor(json.dumps({"files": {**kept, **seen}}))
     if not names:
         return dg.SkipReason("inbox: nothing new" + (" (a file is still being written)" if settling else ""))
+    landing = dg.AssetKey(["landing", "manifest"])
+    waiting = [
+        r
+        for r in context.instance.get_runs(
+            filters=dg.RunsFilter(
+                job_name=refresh_job.name,
+                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
+            ),
+            limit=20,
+        )
+        if r.asset_selection is None or landing in r.asset_selection  # it will ingest
+    ]
+    if waiting:  # its landing step has not run yet, so it will take these files too
+        return dg.SkipReason(f"{len(names)} new file(s) will be ingested by queued run {waiting[0].run_id}")
     start, end = full_history_range()
     listing = ", ".join(names[:10]) + (f" … (+{len(names) - 10})" if len(names) > 10 else "")
     context.log.info(f"{len(names)} new/changed file(s): {listing}")

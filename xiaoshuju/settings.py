@@ -36,6 +36,7 @@ class Thresholds:
     # group vitality
     group_new_days: int = 14
     zombie_silence_days: int = 21
+    zombie_min_expected_activity: float = 2.0  # silence must hide ≥ this many member acts at the group's usual pace
     declining_drop: float = 0.30
     target_speak_rate: float = 0.20
     target_msgs_per_member: float = 2.0

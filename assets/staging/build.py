@@ -3,10 +3,9 @@ memberships from system notices and WeCom snapshots, messages with first respons
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 import time
+from pathlib import Path
 
 import duckdb
 

@@ -4,43 +4,22 @@ Slow (simulate + materialise every asset). Set XIAOSHUJU_TEST_S_HOME to a home w
 ran to reuse it. Besides rendering, scans everything the pages render for the simulator's raw phones and names.
 """
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 from dashboard_apptest import PAGES, make_app
 
-from xiaoshuju.serving import NoSnapshotError, current_snapshot
+from xiaoshuju.serving import current_snapshot
 from xiaoshuju.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def s_home(tmp_path_factory):
-    reuse = os.environ.get("XIAOSHUJU_TEST_S_HOME")
-    if reuse:
-        home = Path(reuse)
-    else:
-        home = tmp_path_factory.mktemp("s_home")
-        env = {**os.environ, "XIAOSHUJU_HOME": str(home), "XIAOSHUJU_HMAC_KEY": "dashboard-test"}
-        subprocess.run(
-            [sys.executable, "-m", "xiaoshuju.cli", "demo", "--seed", "7"],
-            env=env,
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=1800,
-        )
-    try:
-        current_snapshot(load_settings(home).serving)
-    except NoSnapshotError as exc:
-        pytest.skip(f"the S pipeline run published no snapshot (pipeline not complete yet?): {exc}")
-    return home
+def s_home(demo_home):
+    """The shared demo run (tests/conftest.py)."""
+    return demo_home
 
 
 def _rendered(at) -> str:

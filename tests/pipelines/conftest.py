@@ -1,31 +1,7 @@
 """Fixtures for pipeline tests: a local SMTP server capturing mail, free ports."""
 
-import socket
-import time
-from email import message_from_bytes
-
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def wait(self, n=1, timeout=60.0):
-        deadline = time.time() + timeout
-        while len(self.messages) < n and time.time() < deadline:
-            time.sleep(0.2)
-        return self.messages
+from dagster_server import Inbox, free_port
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
-from conftest import Inbox, free_port
-from dagster_server import REPO, DagsterServer, wait_for
+from dagster_server import REPO, DagsterServer, Inbox, free_port, wait_for
 
 from pipelines.alerts import run_pid
 from pipelines.runner import init_instance_storage

@@ -6,8 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import free_port
-from dagster_server import REPO, DagsterServer, wait_for
+from dagster_server import REPO, DagsterServer, free_port, wait_for
 
 from pipelines.partitions import week_key
 from pipelines.runner import init_instance_storage

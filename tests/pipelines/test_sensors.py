@@ -18,7 +18,9 @@ def _age(path, seconds=60):
 
 def _tick(xhome, cursor):
     ctx = dg.build_sensor_context(
-        cursor=cursor, resources={"settings": SettingsResource(home=str(xhome.home))}
+        cursor=cursor,
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"settings": SettingsResource(home=str(xhome.home))},
     )
     result = inbox_sensor(ctx)
     return result, ctx.cursor
@@ -67,3 +69,40 @@ def test_sensor_waits_for_a_file_being_copied(xhome):
     result, cursor = _tick(xhome, None)
     assert isinstance(result, dg.SkipReason) and "still being written" in str(result.skip_message)
     assert json.loads(cursor)["files"] == {}
+
+
+def test_new_files_ride_along_with_a_queued_refresh(xhome, tmp_path):
+    import uuid
+
+    def run(selection=None):
+        return dg.DagsterRun(
+            job_name="refresh",
+            run_id=str(uuid.uuid4()),
+            status=dg.DagsterRunStatus.NOT_STARTED,
+            asset_selection=selection,
+        )
+
+    def tick(instance, cursor):
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"settings": SettingsResource(home=str(xhome.home))}
+        )
+        return inbox_sensor(ctx), ctx.cursor
+
+    (tmp_path / "dh").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "dh")) as instance:
+        f = xhome.inbox / "订单数据.csv"
+        instance.add_run(run(frozenset({dg.AssetKey(["marts", "x"])})))  # a one-week mart run does not ingest
+        f.write_text("订单号\nE1\n", encoding="utf-8")
+        _age(f, 60)
+        first, cursor = tick(instance, None)
+        assert isinstance(first, dg.RunRequest)
+        queued = instance.add_run(run())  # a full refresh waiting for its turn
+        f.write_text("订单号\nE1\nE2\n", encoding="utf-8")
+        _age(f, 30)
+        second, cursor = tick(instance, cursor)
+        assert isinstance(second, dg.SkipReason) and queued.run_id in second.skip_message
+        instance.delete_run(queued.run_id)
+        f.write_text("订单号\nE1\nE2\nE3\n", encoding="utf-8")
+        _age(f, 20)
+        third, _ = tick(instance, cursor)
+        assert isinstance(third, dg.RunRequest)

@@ -5,12 +5,9 @@ to reuse it (the same variable the dashboard's real-data test uses). The report 
 whose serving/ and dagster_home/ point at the S home's, so the S home is never modified.
 """
 
-import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -21,7 +18,7 @@ from assets.reports.checks import from_instance
 from assets.reports.weekly import produce_weekly_report
 from assets.reports.weeks import parse_week
 from xiaoshuju import metrics
-from xiaoshuju.serving import NoSnapshotError, current_snapshot
+from xiaoshuju.serving import current_snapshot
 from xiaoshuju.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -30,26 +27,9 @@ WEEK = parse_week("2026-W47")  # the simulator's default last week (ends Sunday 
 
 
 @pytest.fixture(scope="module")
-def s_home(tmp_path_factory):
-    reuse = os.environ.get("XIAOSHUJU_TEST_S_HOME")
-    if reuse:
-        home = Path(reuse)
-    else:
-        home = tmp_path_factory.mktemp("s_home")
-        env = {**os.environ, "XIAOSHUJU_HOME": str(home), "XIAOSHUJU_HMAC_KEY": "report-test"}
-        subprocess.run(
-            [sys.executable, "-m", "xiaoshuju.cli", "demo", "--seed", "7"],
-            env=env,
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=1800,
-        )
-    try:
-        current_snapshot(load_settings(home).serving)
-    except NoSnapshotError as exc:
-        pytest.skip(f"the S pipeline run published no snapshot: {exc}")
-    return home
+def s_home(demo_home):
+    """The shared demo run (tests/conftest.py)."""
+    return demo_home
 
 
 def test_pdf_on_s_data(s_home, tmp_path):

@@ -97,19 +97,24 @@ register(
     Metric("silence_days", "沉寂天数", "Days of silence",
            "自最近一次成员活动（无则建群）到本周末的天数", "Days since the last member activity (else creation) at week end",
            "days", "{:,.0f}", M),
+    Metric("silence_expected_activity", "沉寂期应有活动数", "Expected activity in the silence",
+           "按该群平时节奏（建群到最后一次成员活动期间的成员消息+订单数 ÷ 天数，至少 7 天）沉寂期内本应出现的成员活动数",
+           "Member messages + orders the group would have had during its silence at its usual pace (member activity "
+           "so far / days from creation to the last activity, at least 7, × days of silence)", "count", "{:,.1f}", M),
     Metric("lifecycle_state", "生命周期", "Lifecycle state",
-           "新建（<14天）、僵尸（沉寂≥21天）、休眠（沉寂≥7天）、衰退（近4周活力分较4周前降≥30%）、活跃",
-           "new (< 14 days old), zombie (silent ≥ 21 days), dormant (silent ≥ 7 days), declining (4-week mean score "
-           "down ≥ 30% vs 4 weeks earlier), active", "state", "{}", M),
+           "新建（<14天）、僵尸（成员沉寂≥21天）、休眠（沉寂≥7天或从未有成员活动）、衰退（近4周活力分较4周前降≥30%）、活跃",
+           "new (< 14 days old), zombie (members silent ≥ 21 days), dormant (silent ≥ 7 days, or never any member "
+           "activity), declining (4-week mean score down ≥ 30% vs 4 weeks earlier), active", "state", "{}", M),
     Metric("prev_lifecycle_state", "上周生命周期", "Previous lifecycle state", "上一周的生命周期状态",
            "Lifecycle state the week before", "state", "{}", M),
     Metric("is_zombie", "僵尸群", "Zombie group",
-           "建群满14天，且已连续≥21天除群主/员工外无人发言、无归因订单",
-           "Older than 14 days and, for at least 21 days, no speech from anyone but owner/staff and no attributed order",
+           "建群满14天、曾有成员发言或购买，已连续≥21天除群主/员工外无人发言、无成员归因订单，且按平时节奏沉寂期内本应有≥2次成员活动",
+           "Older than 14 days, once had member activity, for at least 21 days no speech from anyone but owner/staff "
+           "and no attributed member order, and at its usual pace ≥ 2 member acts would have happened meanwhile",
            "flag", "{}", M),
     Metric("zombie_since", "沉寂开始日", "Zombie since",
-           "僵尸群沉寂开始的日期：最后一次成员活动的日期（无则建群日）",
-           "For a zombie: the date its silence began (date of the last member activity, else creation)",
+           "僵尸群沉寂开始的日期：最后一次成员活动（发言或购买）的日期",
+           "For a zombie: the date its silence began (date of the last member speech or order)",
            "date", "{}", M),
     # brand-level mirror of WeCom groupchat statistics
     Metric("chat_total", "客户群总数", "Groups", "本周末存在的社群数", "Groups existing at week end", "count", _C, M),

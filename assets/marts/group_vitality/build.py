@@ -287,7 +287,9 @@ SELECT o.group_id, CAST(date_trunc('week', timezone($tz, o.paid_at)) AS DATE) AS
        count(DISTINCT o.member_id) AS buyers, count(*) AS orders, sum(o.net_amount) AS gmv,
        -- the owner's or staff's own purchases do not keep a group alive (as their messages do not)
        max(o.paid_at) FILTER (WHERE o.member_id IS DISTINCT FROM g.owner_member_id
-                                AND NOT coalesce(mb.is_staff, false)) AS last_order_at
+                                AND NOT coalesce(mb.is_staff, false)) AS last_order_at,
+       count(*) FILTER (WHERE o.member_id IS DISTINCT FROM g.owner_member_id
+                          AND NOT coalesce(mb.is_staff, false)) AS member_orders
 FROM gv_orders o
 LEFT JOIN gv_groups g USING (group_id)
 LEFT JOIN staging.members mb ON mb.member_id = o.member_id
@@ -314,17 +316,17 @@ FROM w
 _SQL_PRE = f"""
 CREATE OR REPLACE TEMP TABLE gv_pre AS
 WITH older AS (
-    SELECT group_id, sender_member_id, is_owner, is_staff, max(sent_at) AS last_at
+    SELECT group_id, sender_member_id, is_owner, is_staff, max(sent_at) AS last_at, count(*) AS n
     FROM staging.messages WHERE sent_at < $slice_start AND {_SPEECH}
     GROUP BY ALL
 ), acts AS (
-    SELECT o.group_id, o.last_at AS t
+    SELECT o.group_id, o.last_at AS t, o.n
     FROM older o
     LEFT JOIN gv_groups g USING (group_id)
     LEFT JOIN staging.members mb ON mb.member_id = o.sender_member_id
     WHERE {_ROLE.format(m="o")} = 'member'
     UNION ALL
-    SELECT o.group_id, max(o.paid_at)
+    SELECT o.group_id, max(o.paid_at), count(*)
     FROM gv_orders o
     LEFT JOIN gv_groups g USING (group_id)
     LEFT JOIN staging.members mb ON mb.member_id = o.member_id
@@ -332,13 +334,13 @@ WITH older AS (
       AND NOT coalesce(mb.is_staff, false)
     GROUP BY o.group_id
     UNION ALL
-    SELECT s.group_id, s.last_at FROM gv_senders s JOIN gv_groups g USING (group_id)
+    SELECT s.group_id, s.last_at, s.n FROM gv_senders s JOIN gv_groups g USING (group_id)
     WHERE s.role = 'member' AND s.week_start < g.created_week
     UNION ALL
-    SELECT o.group_id, o.last_order_at FROM gv_order_week o JOIN gv_groups g USING (group_id)
+    SELECT o.group_id, o.last_order_at, o.member_orders FROM gv_order_week o JOIN gv_groups g USING (group_id)
     WHERE o.week_start < g.created_week
 )
-SELECT group_id, max(t) AS pre_last FROM acts GROUP BY group_id
+SELECT group_id, max(t) AS pre_last, sum(n) AS pre_acts FROM acts GROUP BY group_id
 """
 
 _CURVE = ("CREATE OR REPLACE TEMP MACRO gv_curve(r) AS CASE WHEN r IS NULL THEN NULL WHEN r <= 0 THEN 0.0 "
@@ -366,7 +368,9 @@ WITH base AS (
            CAST(coalesce(ow.orders, 0) AS INTEGER) AS orders,
            CAST(coalesce(ow.gmv, 0) AS DECIMAL(18,2)) AS gmv,
            greatest(pr.pre_last, max(greatest(ms.last_member_msg_at, ow.last_order_at)) OVER (
-               PARTITION BY gr.group_id ORDER BY gr.week_start ROWS UNBOUNDED PRECEDING)) AS last_member_activity_at
+               PARTITION BY gr.group_id ORDER BY gr.week_start ROWS UNBOUNDED PRECEDING)) AS last_member_activity_at,
+           coalesce(pr.pre_acts, 0) + sum(coalesce(ms.member_messages, 0) + coalesce(ow.member_orders, 0)) OVER (
+               PARTITION BY gr.group_id ORDER BY gr.week_start ROWS UNBOUNDED PRECEDING) AS member_acts_total
     FROM gv_grid gr
     ASOF LEFT JOIN gv_member_weeks mc ON mc.group_id = gr.group_id AND mc.week_start <= gr.week_start
     LEFT JOIN gv_member_weeks mw ON mw.group_id = gr.group_id AND mw.week_start = gr.week_start
@@ -390,6 +394,10 @@ WITH base AS (
            CAST(gmv AS DOUBLE) / nullif(members_end, 0) AS gmv_per_member,
            CAST(floor(epoch(eval_at - created_at) / 86400) AS INTEGER) AS group_age_days,
            epoch(eval_at - coalesce(last_member_activity_at, created_at)) / 86400.0 AS silence_days,
+           -- member messages + orders the group would have had during its silence at its usual pace (total member
+           -- activity over the days from creation to the last activity, at least 7)
+           member_acts_total * (epoch(eval_at - last_member_activity_at) / 86400.0)
+               / greatest(epoch(last_member_activity_at - created_at) / 86400.0, 7) AS silence_expected_activity,
            epoch(eval_at - created_at) / 86400.0 AS age_exact
     FROM base
 ), scored AS (
@@ -421,7 +429,12 @@ WITH base AS (
 ), states AS (
     SELECT *,
            lag(score_4w_avg, 4) OVER (PARTITION BY group_id ORDER BY week_start) AS score_4w_avg_prev,
-           age_exact >= $new_days AND silence_days >= $zombie_days AS is_zombie
+           -- a zombie's members *stopped*: a group where no member ever spoke or bought is never active, not dead
+           -- a zombie's members *stopped*: never any member activity = never came alive, not dead; and the silence
+           -- must be unusual for this group (a tiny group that talks once a month is quiet, not dead)
+           age_exact >= $new_days AND silence_days >= $zombie_days
+               AND last_member_activity_at IS NOT NULL
+               AND silence_expected_activity >= $zombie_min_expected AS is_zombie
     FROM trend
 ), life AS (
     SELECT *,
@@ -438,11 +451,11 @@ SELECT group_id, week_start, owner_member_id, created_at AS group_created_at, gr
        speakers, speak_rate, messages_per_speaker, messages_per_member, owner_share, owner_dependence,
        member_questions, answered_questions, median_first_response_minutes, buyers, orders, gmv, conversion,
        gmv_per_member, score_speak_rate, score_activity, score_conversion, score_growth, score_response,
-       vitality_score, score_4w_avg, score_4w_avg_prev, last_member_activity_at, silence_days, lifecycle_state,
+       vitality_score, score_4w_avg, score_4w_avg_prev, last_member_activity_at, silence_days,
+       silence_expected_activity, lifecycle_state,
        lag(lifecycle_state) OVER (PARTITION BY group_id ORDER BY week_start) AS prev_lifecycle_state,
        is_zombie,
-       CASE WHEN is_zombie THEN CAST(timezone($tz, coalesce(last_member_activity_at, created_at)) AS DATE)
-            END AS zombie_since
+       CASE WHEN is_zombie THEN CAST(timezone($tz, last_member_activity_at) AS DATE) END AS zombie_since
 FROM life
 """
 
@@ -523,6 +536,7 @@ def _build_weekly(conn, thresholds, tz, week_from, week_to) -> BuildResult:
             "w_growth": WEIGHTS["score_growth"],
             "new_days": float(thresholds.group_new_days),
             "zombie_days": float(thresholds.zombie_silence_days),
+            "zombie_min_expected": float(thresholds.zombie_min_expected_activity),
             "dormant_days": float(DORMANT_DAYS),
             "declining_drop": thresholds.declining_drop,
             "tz": tz,

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS marts.group_vitality_weekly (
     score_4w_avg_prev               DOUBLE,
     last_member_activity_at         TIMESTAMPTZ,
     silence_days                    DOUBLE,
+    silence_expected_activity       DOUBLE,
     lifecycle_state                 VARCHAR,
     prev_lifecycle_state            VARCHAR,
     is_zombie                       BOOLEAN,

@@ -100,13 +100,13 @@ def test_attributed_order_counts_as_member_activity(zdb):
     assert list(z2.lifecycle_state)[-1] == "dormant"  # 15.9 days at the as-of time: not yet a zombie again
 
 
-def test_group_that_never_had_member_activity(zdb):
+def test_group_that_never_had_member_activity_is_dormant_not_zombie(zdb):
     _, df = zdb
     z3 = _g(df, "z3")
     assert z3.loc[D(2025, 12, 8), "lifecycle_state"] == "new"  # 13.6 days old at week end
     assert z3.loc[D(2025, 12, 15), "lifecycle_state"] == "dormant"  # 20.6 days
-    assert z3.loc[D(2025, 12, 22), "lifecycle_state"] == "zombie"
-    assert z3.loc[D(2025, 12, 22), "zombie_since"].date() == D(2025, 12, 1)
+    assert (z3.loc[D(2025, 12, 22):, "lifecycle_state"] == "dormant").all()  # never came alive: not a zombie
+    assert not z3.is_zombie.any() and z3.zombie_since.isna().all()
     assert pd.isna(z3.loc[D(2025, 12, 22), "last_member_activity_at"])
 
 
@@ -123,7 +123,7 @@ def test_alerts_only_when_entering_zombie(zdb):
     a = conn.execute("SELECT group_id, week_start, alert_type, zombie_since, reason_zh, reason_en "
                      "FROM marts.group_alerts WHERE alert_type = 'zombie' ORDER BY group_id, week_start").df()
     got = [(r.group_id, r.week_start.date()) for r in a.itertuples()]
-    assert got == [("r1", D(2025, 12, 15)), ("z1", D(2026, 1, 5)), ("z2", D(2025, 12, 22)), ("z3", D(2025, 12, 22))]
+    assert got == [("r1", D(2025, 12, 15)), ("z1", D(2026, 1, 5)), ("z2", D(2025, 12, 22))]
     z1 = a[a.group_id == "z1"].iloc[0]
     assert "2025-12-20" in z1.reason_zh and "沉寂 22 天" in z1.reason_zh
     assert "since 2025-12-20" in z1.reason_en and "22 days" in z1.reason_en
@@ -139,17 +139,18 @@ def test_brand_weekly_mirrors_wecom_fields(zdb):
     assert b.chat_has_msg == (week.messages > 0).sum()
     last = conn.execute("SELECT zombie_groups, dormant_groups FROM marts.group_brand_weekly "
                         "WHERE week_start = DATE '2026-01-19'").fetchone()
-    assert last == (2, 2)  # z1, z3 zombie; z2 (order 01-04) and r1 (spoke 01-06) dormant
+    assert last == (1, 3)  # z1 zombie; z3 (never active), z2 (order 01-04) and r1 (spoke 01-06) dormant
 
 
 def test_survival_kaplan_meier(zdb):
     conn, _ = zdb
     s = conn.execute("SELECT * FROM marts.group_survival WHERE cohort = '2025-12' ORDER BY t_days").df()
-    # z1 dies at 19 days, z2 (first spell) at 1 day, z3 at 0 days: all three are events
-    assert list(s.t_days) == [0, 1, 19]
-    assert list(s.events) == [1, 1, 1]
-    assert list(s.survival) == pytest.approx([2 / 3, 1 / 3, 0.0])
-    assert s.median_survival_days.iloc[0] == 1
+    # z2 (first spell) dies at 1 day, z1 at 19 days; z3 never dies: censored at its age (50 days at the as-of time)
+    assert list(s.t_days) == [0, 1, 19, 50]
+    assert list(s.at_risk) == [3, 3, 2, 1]
+    assert list(s.events) == [0, 1, 1, 0] and list(s.censored) == [0, 0, 0, 1]
+    assert list(s.survival) == pytest.approx([1.0, 2 / 3, 1 / 3, 1 / 3])
+    assert s.median_survival_days.iloc[0] == 19
 
 
 def test_declining_when_4_week_score_falls_30_percent(tmp_path):
