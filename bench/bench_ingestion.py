@@ -62,13 +62,19 @@ def _floor(inbox: str) -> dict:
                     paths.append(str(t))
                 else:
                     paths.append(str(p))
-            conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?, all_varchar=true, header=true, "
-                         "ignore_errors=true, null_padding=true)", [paths])
+            conn.execute(
+                f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?, all_varchar=true, header=true, "
+                "ignore_errors=true, null_padding=true)",
+                [paths],
+            )
             for t in tmps:
                 t.unlink()
         elif key[0] == "json":
-            conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_json(?, format='newline_delimited', "
-                         "ignore_errors=true, union_by_name=true)", [[str(p) for p, _ in files]])
+            conn.execute(
+                f"CREATE TABLE t{i} AS SELECT * FROM read_json(?, format='newline_delimited', "
+                "ignore_errors=true, union_by_name=true)",
+                [[str(p) for p, _ in files]],
+            )
         else:
             import polars as pl
 
@@ -113,7 +119,11 @@ def _ingest(home: str) -> dict:
         from assets.staging.pipeline import run_staging
 
         again = run_staging(conn, s)
-        out["rerun"] = {"seconds": time.perf_counter() - t, "files": again.load.n_files, "rebuilt": again.rebuilt}
+        out["rerun"] = {
+            "seconds": time.perf_counter() - t,
+            "files": again.load.n_files,
+            "rebuilt": again.rebuilt,
+        }
     return out
 
 
@@ -124,8 +134,9 @@ def _child(kind: str, arg: str) -> None:
 
 
 def _run_child(kind: str, arg: str, env: dict) -> dict:
-    p = subprocess.run([sys.executable, __file__, "--child", kind, arg], capture_output=True, text=True, env=env,
-                       cwd=ROOT)
+    p = subprocess.run(
+        [sys.executable, __file__, "--child", kind, arg], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -170,23 +181,31 @@ def main() -> None:
     print(f"## Ingestion bench — {a.inbox or f'scale {a.scale}, seed {a.seed}'}\n")
     print(f"{ing['files']:,} files, {size / 1e6:,.0f} MB, {ing['rows_in']:,} records in\n")
     print("| step | wall time (s) | peak RSS (MB) |\n|---|---:|---:|")
-    print(f"| floor: DuckDB loads every export once ({floor['groups']} scans, {floor['rows']:,} rows) | "
-          f"{floor['seconds']:.1f} | {floor['peak_rss_mb']:,.0f} |")
+    print(
+        f"| floor: DuckDB loads every export once ({floor['groups']} scans, {floor['rows']:,} rows) | "
+        f"{floor['seconds']:.1f} | {floor['peak_rss_mb']:,.0f} |"
+    )
     print(f"| landing (hash, detect, archive) | {ing['landing']:.1f} | |")
     print(f"| staging load (read, contract, quarantine, reconcile) | {ing['load']:.1f} | |")
     print(f"| staging build (identity, canonical tables) | {ing['build']:.1f} | |")
     print(f"| **staging total** | **{staging_s:.1f}** | {ing['peak_rss_mb']:,.0f} (whole ingest process) |")
     print(f"| re-run with nothing new | {ing['rerun']['seconds']:.2f} | |")
-    print(f"\n**ratio staging / floor: {staging_s / floor['seconds']:.2f}** (target ≤ 2); "
-          f"landing + staging / floor: {(staging_s + ing['landing']) / floor['seconds']:.2f}\n")
+    print(
+        f"\n**ratio staging / floor: {staging_s / floor['seconds']:.2f}** (target ≤ 2); "
+        f"landing + staging / floor: {(staging_s + ing['landing']) / floor['seconds']:.2f}\n"
+    )
     rec = ing["reconciliation"]
     print(f"- reconciliation: {rec['reconciled']}/{rec['files']} files")
     if "quarantine" in ing:
         q, i = ing["quarantine"], ing["identity"]
-        print(f"- quarantine vs injected defects: precision {q['precision']:.4f}, recall {q['recall']:.4f} "
-              f"({q['quarantined']} quarantined, {q['expected']} expected)")
-        print(f"- identity on recoverable links: precision {i['precision']:.4f}, recall {i['recall']:.4f} "
-              f"({i['identifiers']:,} identifiers)")
+        print(
+            f"- quarantine vs injected defects: precision {q['precision']:.4f}, recall {q['recall']:.4f} "
+            f"({q['quarantined']} quarantined, {q['expected']} expected)"
+        )
+        print(
+            f"- identity on recoverable links: precision {i['precision']:.4f}, recall {i['recall']:.4f} "
+            f"({i['identifiers']:,} identifiers)"
+        )
     print(f"- staging rows: {json.dumps(ing['counts'])}")
 
 

@@ -15,7 +15,9 @@ HERE = Path(__file__).resolve().parent
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    cols: tuple[str, ...]  # candidate header names, first present wins (``name#2`` = second column of that name)
+    cols: tuple[
+        str, ...
+    ]  # candidate header names, first present wins (``name#2`` = second column of that name)
     type: str  # id | text | name | phone | email | timestamp | epoch_s | epoch_ms | money | int | content
     required: bool = False
     pattern: str | None = None
@@ -53,7 +55,9 @@ class TableContract:
 def _field(name: str, spec: dict) -> FieldSpec:
     cols = spec["col"]
     cols = tuple(cols) if isinstance(cols, list) else (cols,)
-    return FieldSpec(name, cols, spec.get("type", "text"), bool(spec.get("required", False)), spec.get("pattern"))
+    return FieldSpec(
+        name, cols, spec.get("type", "text"), bool(spec.get("required", False)), spec.get("pattern")
+    )
 
 
 @lru_cache(maxsize=1)
@@ -92,7 +96,9 @@ def tables() -> dict[str, TableContract]:
     out = {}
     for p in sorted((HERE / "canonical").glob("*.yaml")):
         d = yaml.safe_load(p.read_text(encoding="utf-8"))
-        out[d["table"]] = TableContract(d["table"], d.get("description", ""), tuple(d.get("key", ())), d["columns"])
+        out[d["table"]] = TableContract(
+            d["table"], d.get("description", ""), tuple(d.get("key", ())), d["columns"]
+        )
     return out
 
 

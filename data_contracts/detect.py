@@ -94,19 +94,25 @@ def detect(path_or_bytes, *, full_bytes_for_xlsx: bytes | None = None) -> Detect
             data = whole if whole is not None else open(path_or_bytes, "rb").read()
             header = _xlsx_header(data)
         except (zipfile.BadZipFile, Exception) as exc:  # noqa: BLE001 - any reader failure is reported to the user
-            return Detection("unreadable", "xlsx", problem=f"looks like an Excel file but cannot be opened ({exc})")
+            return Detection(
+                "unreadable", "xlsx", problem=f"looks like an Excel file but cannot be opened ({exc})"
+            )
         fmt = match_header(header)
         if fmt is None:
             return Detection("unknown", "xlsx", header, problem=_unknown_words(header))
         return Detection(fmt, "xlsx", header)
     if b"\x00" in sample[:4096]:
-        return Detection("binary", None, problem="binary file (not CSV, JSON or xlsx): drop the original export instead")
+        return Detection(
+            "binary", None, problem="binary file (not CSV, JSON or xlsx): drop the original export instead"
+        )
     # an incomplete multi-byte character at the very end is a cut-off file (reported as truncated by staging),
     # not an encoding problem
     decoded = decode_sample(sample, truncated=size > len(sample) or not sample.endswith(b"\n"))
     if decoded is None:
         return Detection(
-            "unreadable", None, problem="text is neither UTF-8 nor GB18030: re-save the file as UTF-8 CSV from Excel"
+            "unreadable",
+            None,
+            problem="text is neither UTF-8 nor GB18030: re-save the file as UTF-8 CSV from Excel",
         )
     enc, text = decoded
     stripped = text.lstrip("\ufeff \r\n\t")
@@ -134,7 +140,9 @@ def _detect_json(text: str, enc: str) -> Detection:
                 return Detection("wecom_archive", enc)
             if '"group_chat"' in head or ('"chat_id"' in head and '"member_list"' in head):
                 return Detection("wecom_group_detail", enc)
-            return Detection("unknown", enc, problem="JSON that is neither JSON lines nor one complete document")
+            return Detection(
+                "unknown", enc, problem="JSON that is neither JSON lines nor one complete document"
+            )
     if isinstance(obj, dict) and {"msgid", "msgtime", "msgtype"} <= obj.keys():
         return Detection("wecom_archive", enc, tuple(obj.keys()))
     if isinstance(obj, dict) and ("group_chat" in obj or {"chat_id", "member_list"} <= obj.keys()):

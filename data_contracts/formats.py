@@ -71,16 +71,28 @@ def _key(df: pl.DataFrame, col: str, ctx: BatchContext, id_type: str) -> pl.Seri
     return key_series(df[col].cast(pl.String), ctx.hmac_key, id_type)
 
 
-def _keys_frame(ctx: BatchContext, df: pl.DataFrame, key: str, id_type: str, seen_at: str | None = None,
-                name: str | None = None, phone: str | None = None, confidence: str = "high",
-                is_staff: str | None = None, customer_since: str | None = None) -> pl.DataFrame:
+def _keys_frame(
+    ctx: BatchContext,
+    df: pl.DataFrame,
+    key: str,
+    id_type: str,
+    seen_at: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    confidence: str = "high",
+    is_staff: str | None = None,
+    customer_since: str | None = None,
+) -> pl.DataFrame:
     """Identity keys seen in this batch, one row per (key, file). Column arguments name columns of ``df``."""
+
     def c(n, dtype):
         return pl.col(n).cast(dtype) if n else pl.lit(None, dtype)
 
     sel = df.select(
-        pl.col(key).alias("key"), pl.col(FILE),
-        c(seen_at, UTC_DT).alias("seen_at"), c(name, pl.String).alias("name_masked"),
+        pl.col(key).alias("key"),
+        pl.col(FILE),
+        c(seen_at, UTC_DT).alias("seen_at"),
+        c(name, pl.String).alias("name_masked"),
         c(phone, pl.String).alias("phone_masked"),
         (pl.col(is_staff).cast(pl.Boolean) if is_staff else pl.lit(False)).alias("is_staff"),
         c(customer_since, UTC_DT).alias("customer_since"),
@@ -94,8 +106,12 @@ def _keys_frame(ctx: BatchContext, df: pl.DataFrame, key: str, id_type: str, see
             pl.col("is_staff").any(),
             pl.col("customer_since").min(),
         )
-        .with_columns(pl.lit(id_type).alias("id_type"), pl.lit(ctx.fmt).alias("source_format"),
-                      pl.lit(confidence).alias("confidence"), pl.col(FILE).alias(SHA))
+        .with_columns(
+            pl.lit(id_type).alias("id_type"),
+            pl.lit(ctx.fmt).alias("source_format"),
+            pl.lit(confidence).alias("confidence"),
+            pl.col(FILE).alias(SHA),
+        )
         .drop(FILE)
     )
 
@@ -103,7 +119,11 @@ def _keys_frame(ctx: BatchContext, df: pl.DataFrame, key: str, id_type: str, see
 def _edges(ctx: BatchContext, df: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
     return (
         df.select(pl.col(a).alias("key_a"), pl.col(b).alias("key_b"), pl.col(FILE).alias(SHA))
-        .filter(pl.col("key_a").is_not_null() & pl.col("key_b").is_not_null() & (pl.col("key_a") != pl.col("key_b")))
+        .filter(
+            pl.col("key_a").is_not_null()
+            & pl.col("key_b").is_not_null()
+            & (pl.col("key_a") != pl.col("key_b"))
+        )
         .unique()
         .with_columns(pl.lit(ctx.fmt).alias("source_format"))
     )
@@ -133,11 +153,14 @@ def _bounds(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
 def _dup_rule(df: pl.DataFrame, cols: list[str], words: str) -> pl.DataFrame:
     """Later repeats of a natural key within one file → duplicate_key (the first occurrence is kept)."""
     dup = pl.struct([*cols, FILE]).is_first_distinct().not_() & pl.all_horizontal(
-        [pl.col(c).is_not_null() for c in cols])
+        [pl.col(c).is_not_null() for c in cols]
+    )
     return add_reason(df, [(dup, "duplicate_key", pl.lit(words))])
 
 
-def _ensure(df: pl.DataFrame, text: tuple[str, ...] = (), num: tuple[str, ...] = (), ts: tuple[str, ...] = ()):
+def _ensure(
+    df: pl.DataFrame, text: tuple[str, ...] = (), num: tuple[str, ...] = (), ts: tuple[str, ...] = ()
+):
     return df.with_columns(
         [pl.lit(None, pl.String).alias(c) for c in text if c not in df.columns]
         + [pl.lit(None, pl.Float64).alias(c) for c in num if c not in df.columns]
@@ -148,12 +171,35 @@ def _ensure(df: pl.DataFrame, text: tuple[str, ...] = (), num: tuple[str, ...] =
 # ---- orders -----------------------------------------------------------------------------------------------------
 
 ORDER_TEXT_FIELDS = (
-    "buyer_phone", "buyer_phone__raw", "seller_phone", "seller_phone__raw", "seller_id", "buyer_id", "buyer_wxid",
-    "buyer_email", "seller_name", "buyer_name", "order_type", "status_raw", "refund_status_raw", "leader_flag",
-    "fulfillment_raw", "product_name",
+    "buyer_phone",
+    "buyer_phone__raw",
+    "seller_phone",
+    "seller_phone__raw",
+    "seller_id",
+    "buyer_id",
+    "buyer_wxid",
+    "buyer_email",
+    "seller_name",
+    "buyer_name",
+    "order_type",
+    "status_raw",
+    "refund_status_raw",
+    "leader_flag",
+    "fulfillment_raw",
+    "product_name",
 )
-ORDER_NUM_FIELDS = ("items_amount", "freight", "discount_amount", "receivable_amount", "refund_amount", "item_count",
-                    "unit_price", "quantity", "line_amount", "paid_amount")
+ORDER_NUM_FIELDS = (
+    "items_amount",
+    "freight",
+    "discount_amount",
+    "receivable_amount",
+    "refund_amount",
+    "item_count",
+    "unit_price",
+    "quantity",
+    "line_amount",
+    "paid_amount",
+)
 
 
 def _order_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -178,11 +224,18 @@ def _order_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[str, 
     bounds = _bounds(df, ["created_at", "paid_at", "completed_at", "cancelled_at"])
     df = df.join(bounds.select(FILE, pl.col("hi").alias("export_ts")), on=FILE, how="left")
     # one order per (order_id, file): Shopify / canonical files carry one row per line item, order fields first
-    first = df.sort(FILE, LINE).group_by("order_id", FILE, maintain_order=True).first() if m.line_items else df
+    first = (
+        df.sort(FILE, LINE).group_by("order_id", FILE, maintain_order=True).first() if m.line_items else df
+    )
     refund_amount = pl.col("refund_amount").fill_null(0.0)
     paid = pl.col("paid_amount").fill_null(0.0)
-    by_amount = (pl.when(refund_amount <= 0).then(pl.lit("none"))
-                 .when(refund_amount >= paid).then(pl.lit("full")).otherwise(pl.lit("partial")))
+    by_amount = (
+        pl.when(refund_amount <= 0)
+        .then(pl.lit("none"))
+        .when(refund_amount >= paid)
+        .then(pl.lit("full"))
+        .otherwise(pl.lit("partial"))
+    )
     if m.values.get("refund_status"):
         mapped = _map_values(pl.col("refund_status_raw"), m.values["refund_status"], None)
         refund_status = pl.when(mapped.is_null() | (mapped == "none")).then(by_amount).otherwise(mapped)
@@ -190,65 +243,118 @@ def _order_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[str, 
         refund_status = by_amount
     status = _map_values(pl.col("status_raw"), m.values.get("status", {}), "other")
     if src == "shopify":
-        status = (pl.when(pl.col("cancelled_at").is_not_null()).then(pl.lit("closed"))
-                  .when((status == "paid") & (pl.col("fulfillment_raw") == "fulfilled")).then(pl.lit("completed"))
-                  .otherwise(status))
-    buyer_key = pl.coalesce([pl.col("k_phone"), pl.col("k_buyer_id"), pl.col("k_buyer_wxid"), pl.col("k_email")])
-    orders = first.with_columns(
-        status.alias("status0"), refund_status.alias("refund_status"),
-        refund_amount.alias("refund_amount"), paid.alias("paid_amount"),
-    ).with_columns(
-        pl.when(pl.col("refund_status") == "full").then(pl.lit("refunded")).otherwise(pl.col("status0")).alias("status"),
-        (pl.col("paid_at").is_not_null() & (pl.col("paid_amount") > 0)).alias("is_paid"),
-    ).select(
-        "order_id", pl.lit(src).alias("source"), "source_order_no", pl.lit(ctx.fmt).alias("source_format"),
-        buyer_key.alias("buyer_key"), "buyer_name_masked", "buyer_phone_masked",
-        pl.col("order_type").cast(pl.String), "status", pl.col("status_raw").cast(pl.String), "is_paid",
-        pl.col("created_at").cast(UTC_DT), pl.col("paid_at").cast(UTC_DT), pl.col("completed_at").cast(UTC_DT),
-        *[pl.col(c).cast(pl.Float64) for c in ("items_amount", "freight", "discount_amount", "receivable_amount",
-                                                "paid_amount")],
-        "refund_status", pl.col("refund_amount").cast(pl.Float64),
-        (pl.col("paid_amount") - pl.when(pl.col("is_paid")).then(pl.col("refund_amount")).otherwise(0.0))
-        .round(2).alias("net_amount"),
-        pl.coalesce([pl.col("k_seller_phone"), pl.col("k_seller_id")]).alias("seller_key"),
-        pl.col("k_seller_name").alias("seller_name_key"),
-        (pl.col("leader_flag").is_in(["是", "1", "true"]) | pl.col("order_type").str.contains("接龙"))
-        .fill_null(False).alias("is_leader_order"),
-        pl.col("item_count").cast(pl.Int32),
-        pl.col(FILE).alias(SHA), pl.col(LINE).alias("source_line"), pl.col("export_ts").cast(UTC_DT),
+        status = (
+            pl.when(pl.col("cancelled_at").is_not_null())
+            .then(pl.lit("closed"))
+            .when((status == "paid") & (pl.col("fulfillment_raw") == "fulfilled"))
+            .then(pl.lit("completed"))
+            .otherwise(status)
+        )
+    buyer_key = pl.coalesce(
+        [pl.col("k_phone"), pl.col("k_buyer_id"), pl.col("k_buyer_wxid"), pl.col("k_email")]
+    )
+    orders = (
+        first.with_columns(
+            status.alias("status0"),
+            refund_status.alias("refund_status"),
+            refund_amount.alias("refund_amount"),
+            paid.alias("paid_amount"),
+        )
+        .with_columns(
+            pl.when(pl.col("refund_status") == "full")
+            .then(pl.lit("refunded"))
+            .otherwise(pl.col("status0"))
+            .alias("status"),
+            (pl.col("paid_at").is_not_null() & (pl.col("paid_amount") > 0)).alias("is_paid"),
+        )
+        .select(
+            "order_id",
+            pl.lit(src).alias("source"),
+            "source_order_no",
+            pl.lit(ctx.fmt).alias("source_format"),
+            buyer_key.alias("buyer_key"),
+            "buyer_name_masked",
+            "buyer_phone_masked",
+            pl.col("order_type").cast(pl.String),
+            "status",
+            pl.col("status_raw").cast(pl.String),
+            "is_paid",
+            pl.col("created_at").cast(UTC_DT),
+            pl.col("paid_at").cast(UTC_DT),
+            pl.col("completed_at").cast(UTC_DT),
+            *[
+                pl.col(c).cast(pl.Float64)
+                for c in ("items_amount", "freight", "discount_amount", "receivable_amount", "paid_amount")
+            ],
+            "refund_status",
+            pl.col("refund_amount").cast(pl.Float64),
+            (pl.col("paid_amount") - pl.when(pl.col("is_paid")).then(pl.col("refund_amount")).otherwise(0.0))
+            .round(2)
+            .alias("net_amount"),
+            pl.coalesce([pl.col("k_seller_phone"), pl.col("k_seller_id")]).alias("seller_key"),
+            pl.col("k_seller_name").alias("seller_name_key"),
+            (pl.col("leader_flag").is_in(["是", "1", "true"]) | pl.col("order_type").str.contains("接龙"))
+            .fill_null(False)
+            .alias("is_leader_order"),
+            pl.col("item_count").cast(pl.Int32),
+            pl.col(FILE).alias(SHA),
+            pl.col(LINE).alias("source_line"),
+            pl.col("export_ts").cast(UTC_DT),
+        )
     )
     out = {"orders": orders}
     if m.line_items:
-        out["order_lines"] = df.sort(FILE, LINE).with_columns(
-            pl.col(LINE).rank("ordinal").over("order_id", FILE).cast(pl.Int32).alias("line_no")
-        ).select(
-            "order_id", "line_no", pl.col("product_name").cast(pl.String),
-            pl.col("unit_price").cast(pl.Float64), pl.col("quantity").cast(pl.Int32),
-            pl.coalesce([pl.col("line_amount").cast(pl.Float64), pl.col("unit_price") * pl.col("quantity")])
-            .round(2).alias("line_amount"),
-            pl.lit(None, pl.String).alias("refund_status"), pl.lit(0.0).alias("refund_amount"),
-            pl.coalesce([pl.col("k_seller_phone"), pl.col("k_seller_id")]).alias("seller_key"),
-            pl.col(FILE).alias(SHA), pl.col(LINE).alias("source_line"), pl.col("export_ts").cast(UTC_DT),
+        out["order_lines"] = (
+            df.sort(FILE, LINE)
+            .with_columns(pl.col(LINE).rank("ordinal").over("order_id", FILE).cast(pl.Int32).alias("line_no"))
+            .select(
+                "order_id",
+                "line_no",
+                pl.col("product_name").cast(pl.String),
+                pl.col("unit_price").cast(pl.Float64),
+                pl.col("quantity").cast(pl.Int32),
+                pl.coalesce(
+                    [pl.col("line_amount").cast(pl.Float64), pl.col("unit_price") * pl.col("quantity")]
+                )
+                .round(2)
+                .alias("line_amount"),
+                pl.lit(None, pl.String).alias("refund_status"),
+                pl.lit(0.0).alias("refund_amount"),
+                pl.coalesce([pl.col("k_seller_phone"), pl.col("k_seller_id")]).alias("seller_key"),
+                pl.col(FILE).alias(SHA),
+                pl.col(LINE).alias("source_line"),
+                pl.col("export_ts").cast(UTC_DT),
+            )
         )
-    out["id_keys"] = _concat([
-        _keys_frame(ctx, df, "k_phone", "phone", "created_at", "buyer_name_masked", "buyer_phone_masked"),
-        _keys_frame(ctx, df, "k_buyer_id", "platform_buyer", "created_at", "buyer_name_masked"),
-        _keys_frame(ctx, df, "k_buyer_wxid", "wxid", "created_at", "buyer_name_masked"),
-        _keys_frame(ctx, df, "k_email", "email", "created_at", "buyer_name_masked"),
-        _keys_frame(ctx, df, "k_seller_phone", "phone", None, None, "seller_phone_masked"),
-        _keys_frame(ctx, df, "k_seller_id", "platform_buyer"),
-    ])
-    out["id_edges"] = _concat([
-        _edges(ctx, df, "k_phone", "k_buyer_id"), _edges(ctx, df, "k_phone", "k_buyer_wxid"),
-        _edges(ctx, df, "k_phone", "k_email"), _edges(ctx, df, "k_buyer_id", "k_buyer_wxid"),
-        _edges(ctx, df, "k_seller_phone", "k_seller_id"),
-    ])
+    out["id_keys"] = _concat(
+        [
+            _keys_frame(ctx, df, "k_phone", "phone", "created_at", "buyer_name_masked", "buyer_phone_masked"),
+            _keys_frame(ctx, df, "k_buyer_id", "platform_buyer", "created_at", "buyer_name_masked"),
+            _keys_frame(ctx, df, "k_buyer_wxid", "wxid", "created_at", "buyer_name_masked"),
+            _keys_frame(ctx, df, "k_email", "email", "created_at", "buyer_name_masked"),
+            _keys_frame(ctx, df, "k_seller_phone", "phone", None, None, "seller_phone_masked"),
+            _keys_frame(ctx, df, "k_seller_id", "platform_buyer"),
+        ]
+    )
+    out["id_edges"] = _concat(
+        [
+            _edges(ctx, df, "k_phone", "k_buyer_id"),
+            _edges(ctx, df, "k_phone", "k_buyer_wxid"),
+            _edges(ctx, df, "k_phone", "k_email"),
+            _edges(ctx, df, "k_buyer_id", "k_buyer_wxid"),
+            _edges(ctx, df, "k_seller_phone", "k_seller_id"),
+        ]
+    )
     # 分销员 name → seller phone (for customers' and KTT's name-only bindings)
     out["seller_names"] = (
-        df.select(pl.col("k_seller_name").alias("name_key"),
-                  pl.coalesce([pl.col("k_seller_phone"), pl.col("k_seller_id")]).alias("key"), pl.col(FILE).alias(SHA))
+        df.select(
+            pl.col("k_seller_name").alias("name_key"),
+            pl.coalesce([pl.col("k_seller_phone"), pl.col("k_seller_id")]).alias("key"),
+            pl.col(FILE).alias(SHA),
+        )
         .filter(pl.col("name_key").is_not_null() & pl.col("key").is_not_null())
-        .group_by("name_key", "key", SHA).len("n")
+        .group_by("name_key", "key", SHA)
+        .len("n")
     )
     out["_bounds"] = bounds
     return out
@@ -262,15 +368,25 @@ def _order_line_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[
         mask_phone_expr(pl.col("seller_phone")).alias("seller_phone_masked"),
     )
     refund_amount = pl.col("refund_amount").fill_null(0.0)
-    lines = df.sort(FILE, LINE).with_columns(
-        pl.col(LINE).rank("ordinal").over("order_id", FILE).cast(pl.Int32).alias("line_no")
-    ).select(
-        "order_id", "line_no", pl.col("product_name").cast(pl.String), pl.col("unit_price").cast(pl.Float64),
-        pl.col("quantity").cast(pl.Int32), pl.col("line_amount").cast(pl.Float64),
-        _map_values(pl.col("refund_status_raw"), m.values.get("refund_status", {}), None).fill_null(
-            pl.when(refund_amount > 0).then(pl.lit("partial")).otherwise(pl.lit("none"))).alias("refund_status"),
-        refund_amount.cast(pl.Float64).alias("refund_amount"), pl.col("k_seller_phone").alias("seller_key"),
-        pl.col(FILE).alias(SHA), pl.col(LINE).alias("source_line"), pl.lit(None, UTC_DT).alias("export_ts"),
+    lines = (
+        df.sort(FILE, LINE)
+        .with_columns(pl.col(LINE).rank("ordinal").over("order_id", FILE).cast(pl.Int32).alias("line_no"))
+        .select(
+            "order_id",
+            "line_no",
+            pl.col("product_name").cast(pl.String),
+            pl.col("unit_price").cast(pl.Float64),
+            pl.col("quantity").cast(pl.Int32),
+            pl.col("line_amount").cast(pl.Float64),
+            _map_values(pl.col("refund_status_raw"), m.values.get("refund_status", {}), None)
+            .fill_null(pl.when(refund_amount > 0).then(pl.lit("partial")).otherwise(pl.lit("none")))
+            .alias("refund_status"),
+            refund_amount.cast(pl.Float64).alias("refund_amount"),
+            pl.col("k_seller_phone").alias("seller_key"),
+            pl.col(FILE).alias(SHA),
+            pl.col(LINE).alias("source_line"),
+            pl.lit(None, UTC_DT).alias("export_ts"),
+        )
     )
     return {
         "order_lines": lines,
@@ -289,15 +405,30 @@ def _customer_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[st
         mask_name_expr(pl.coalesce([pl.col("nickname"), pl.col("customer_name")])).alias("name_m"),
         mask_phone_expr(pl.col("phone")).alias("phone_m"),
     )
-    refs = df.filter(pl.col("k_dist").is_not_null() & pl.col("k_phone").is_not_null()
-                     & pl.col("customer_since").is_not_null()).select(
-        pl.col("k_dist").alias("referrer_key"), pl.col("k_phone").alias("referee_key"),
-        pl.col("customer_since").cast(UTC_DT).alias("referred_at"), pl.lit("distributor_binding").alias("channel"),
-        pl.lit(None, pl.String).alias("group_key"), pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA),
+    refs = df.filter(
+        pl.col("k_dist").is_not_null()
+        & pl.col("k_phone").is_not_null()
+        & pl.col("customer_since").is_not_null()
+    ).select(
+        pl.col("k_dist").alias("referrer_key"),
+        pl.col("k_phone").alias("referee_key"),
+        pl.col("customer_since").cast(UTC_DT).alias("referred_at"),
+        pl.lit("distributor_binding").alias("channel"),
+        pl.lit(None, pl.String).alias("group_key"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
     )
     return {
-        "id_keys": _keys_frame(ctx, df, "k_phone", "phone", "customer_since", "name_m", "phone_m",
-                               customer_since="customer_since"),
+        "id_keys": _keys_frame(
+            ctx,
+            df,
+            "k_phone",
+            "phone",
+            "customer_since",
+            "name_m",
+            "phone_m",
+            customer_since="customer_since",
+        ),
         "referrals": refs,
         "_bounds": _bounds(df, ["customer_since"]),
     }
@@ -310,22 +441,29 @@ def _invite_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[str,
         _key(df, "inviter_phone", ctx, "phone").alias("k_rp"),
         _key(df, "invitee_id", ctx, "platform_buyer").alias("k_ei"),
         _key(df, "invitee_phone", ctx, "phone").alias("k_ep"),
-        mask_name_expr(pl.col("inviter_name")).alias("rn"), mask_name_expr(pl.col("invitee_name")).alias("en"),
-        mask_phone_expr(pl.col("inviter_phone")).alias("rp"), mask_phone_expr(pl.col("invitee_phone")).alias("ep"),
+        mask_name_expr(pl.col("inviter_name")).alias("rn"),
+        mask_name_expr(pl.col("invitee_name")).alias("en"),
+        mask_phone_expr(pl.col("inviter_phone")).alias("rp"),
+        mask_phone_expr(pl.col("invitee_phone")).alias("ep"),
     )
     refs = df.select(
         pl.coalesce([pl.col("k_ri"), pl.col("k_rp")]).alias("referrer_key"),
         pl.coalesce([pl.col("k_ei"), pl.col("k_ep")]).alias("referee_key"),
-        pl.col("invited_at").cast(UTC_DT).alias("referred_at"), pl.lit("invite_record").alias("channel"),
-        pl.lit(None, pl.String).alias("group_key"), pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA),
+        pl.col("invited_at").cast(UTC_DT).alias("referred_at"),
+        pl.lit("invite_record").alias("channel"),
+        pl.lit(None, pl.String).alias("group_key"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
     )
     return {
-        "id_keys": _concat([
-            _keys_frame(ctx, df, "k_ri", "platform_buyer", None, "rn", "rp"),
-            _keys_frame(ctx, df, "k_rp", "phone", None, "rn", "rp"),
-            _keys_frame(ctx, df, "k_ei", "platform_buyer", "invited_at", "en", "ep"),
-            _keys_frame(ctx, df, "k_ep", "phone", "invited_at", "en", "ep"),
-        ]),
+        "id_keys": _concat(
+            [
+                _keys_frame(ctx, df, "k_ri", "platform_buyer", None, "rn", "rp"),
+                _keys_frame(ctx, df, "k_rp", "phone", None, "rn", "rp"),
+                _keys_frame(ctx, df, "k_ei", "platform_buyer", "invited_at", "en", "ep"),
+                _keys_frame(ctx, df, "k_ep", "phone", "invited_at", "en", "ep"),
+            ]
+        ),
         "id_edges": _concat([_edges(ctx, df, "k_ri", "k_rp"), _edges(ctx, df, "k_ei", "k_ep")]),
         "referrals": refs,
         "_bounds": _bounds(df, ["invited_at"]),
@@ -335,9 +473,18 @@ def _invite_frames(ctx: BatchContext, m: Mapping, df: pl.DataFrame) -> dict[str,
 # ---- personal-WeChat chat ---------------------------------------------------------------------------------------
 
 WECHAT_KINDS = {
-    (1, 0): "text", (3, 0): "image", (34, 0): "voice", (43, 0): "video", (47, 0): "sticker", (49, 5): "link",
-    (49, 33): "miniprogram", (49, 36): "miniprogram", (49, 53): "solitaire", (49, 57): "quote",
-    (49, 2000): "transfer", (49, 2001): "redpacket",
+    (1, 0): "text",
+    (3, 0): "image",
+    (34, 0): "voice",
+    (43, 0): "video",
+    (47, 0): "sticker",
+    (49, 5): "link",
+    (49, 33): "miniprogram",
+    (49, 36): "miniprogram",
+    (49, 53): "solitaire",
+    (49, 57): "quote",
+    (49, 2000): "transfer",
+    (49, 2001): "redpacket",
 }
 QUESTION_RE = r"[？?]\s*$|吗\s*[。！!～~]*\s*$|多少钱|^有没有"
 # (regex, event, scene, inviter group or 'owner' or None, member group)
@@ -355,13 +502,17 @@ SYS_PATTERNS = [
 
 def _wechat_kind(type_code: pl.Expr, subtype: pl.Expr, content: pl.Expr) -> pl.Expr:
     pair = type_code.cast(pl.String) + pl.lit(",") + subtype.fill_null(0).cast(pl.String)
-    mapped = pair.replace_strict({f"{a},{b}": v for (a, b), v in WECHAT_KINDS.items()}, default=None,
-                                 return_dtype=pl.String)
+    mapped = pair.replace_strict(
+        {f"{a},{b}": v for (a, b), v in WECHAT_KINDS.items()}, default=None, return_dtype=pl.String
+    )
     return (
         pl.when(type_code == 10000)
         .then(pl.when(content.str.contains("撤回")).then(pl.lit("recall")).otherwise(pl.lit("system")))
-        .when(type_code == 10002).then(pl.lit("recall"))
-        .otherwise(pl.coalesce([mapped, pl.when(type_code == 49).then(pl.lit("link")).otherwise(pl.lit("other"))]))
+        .when(type_code == 10002)
+        .then(pl.lit("recall"))
+        .otherwise(
+            pl.coalesce([mapped, pl.when(type_code == 49).then(pl.lit("link")).otherwise(pl.lit("other"))])
+        )
     )
 
 
@@ -380,16 +531,22 @@ def _system_events(ctx: BatchContext, sysrows: pl.DataFrame) -> pl.DataFrame:
     frames = []
     for rx, event, scene, inv, who in SYS_PATTERNS:
         hit = sysrows.with_columns(pl.col("content").str.extract_groups(rx).alias("_g")).filter(
-            pl.col("_g").struct.field("1").is_not_null())
+            pl.col("_g").struct.field("1").is_not_null()
+        )
         if hit.height == 0:
             continue
         hit = hit.with_columns(
             pl.col("_g").struct.field(str(who)).str.split('"和"').alias("_who"),
-            (pl.col("_g").struct.field(str(inv)) if isinstance(inv, int) else pl.lit(None, pl.String)).alias("_inv"),
+            (pl.col("_g").struct.field(str(inv)) if isinstance(inv, int) else pl.lit(None, pl.String)).alias(
+                "_inv"
+            ),
             pl.lit("owner" if inv == "owner" else None, pl.String).alias("_inv_const"),
-            pl.lit(event).alias("event"), pl.lit(scene).alias("scene"),
+            pl.lit(event).alias("event"),
+            pl.lit(scene).alias("scene"),
         ).explode("_who")
-        frames.append(hit.select("group_key", "sent_at", LINE, FILE, "_who", "_inv", "_inv_const", "event", "scene"))
+        frames.append(
+            hit.select("group_key", "sent_at", LINE, FILE, "_who", "_inv", "_inv_const", "event", "scene")
+        )
     if not frames:
         return pl.DataFrame()
     ev = pl.concat(frames, how="vertical_relaxed")
@@ -402,9 +559,15 @@ def _system_events(ctx: BatchContext, sysrows: pl.DataFrame) -> pl.DataFrame:
         _key(ev, "_inv_n", ctx, "nickname_in_group").alias("_inv_k"),
     )
     return ev.select(
-        "group_key", "member_key", "event", pl.col("sent_at").alias("event_at"), "scene",
+        "group_key",
+        "member_key",
+        "event",
+        pl.col("sent_at").alias("event_at"),
+        "scene",
         pl.coalesce([pl.col("_inv_const"), pl.col("_inv_k")]).alias("inviter_key"),
-        pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA), pl.col(LINE).alias("source_line"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
+        pl.col(LINE).alias("source_line"),
     )
 
 
@@ -413,27 +576,58 @@ def _wechat_records(ctx: BatchContext, df: pl.DataFrame) -> dict[str, pl.DataFra
     content, nickname, remark."""
     df = _message_common(df)
     df = df.with_columns(
-        pl.when(pl.col("kind").is_in(["system", "recall"]) & pl.col("sender").is_null()).then(None)
-        .otherwise(pl.col("sender")).alias("sender"))
+        pl.when(pl.col("kind").is_in(["system", "recall"]) & pl.col("sender").is_null())
+        .then(None)
+        .otherwise(pl.col("sender"))
+        .alias("sender")
+    )
     df = df.with_columns(_key(df, "sender", ctx, "wxid").alias("sender_key"))
     messages = df.select(
-        "message_id", "group_key", "sender_key", pl.col("sent_at").cast(UTC_DT), "kind", "length", "is_question",
-        (pl.col("is_sender") == 1).alias("is_owner_msg"), pl.lit(None, pl.String).alias("recalls_message_id"),
-        pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA), pl.col(LINE).alias("source_line"),
+        "message_id",
+        "group_key",
+        "sender_key",
+        pl.col("sent_at").cast(UTC_DT),
+        "kind",
+        "length",
+        "is_question",
+        (pl.col("is_sender") == 1).alias("is_owner_msg"),
+        pl.lit(None, pl.String).alias("recalls_message_id"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
+        pl.col(LINE).alias("source_line"),
     )
     # groups: the exporting account is the owner; the file name carries the group name (<群名>_<chatroom>.csv)
     stems = {sha: Path(name).stem for sha, name in ctx.names.items()}
-    groups = df.group_by("group_key", FILE).agg(
-        pl.col("sent_at").min().alias("first_at"),
-        pl.col("sender_key").filter(pl.col("is_sender") == 1).drop_nulls().mode().sort().first().alias("owner_key"),
-    ).with_columns(pl.col(FILE).replace_strict(stems, default="", return_dtype=pl.String).alias("_stem"))
+    groups = (
+        df.group_by("group_key", FILE)
+        .agg(
+            pl.col("sent_at").min().alias("first_at"),
+            pl.col("sender_key")
+            .filter(pl.col("is_sender") == 1)
+            .drop_nulls()
+            .mode()
+            .sort()
+            .first()
+            .alias("owner_key"),
+        )
+        .with_columns(pl.col(FILE).replace_strict(stems, default="", return_dtype=pl.String).alias("_stem"))
+    )
     groups = groups.select(
-        "group_key", pl.lit("wechat").alias("source"),
-        pl.when(pl.col("_stem").str.ends_with(pl.lit("_") + pl.col("group_key"))).then(
-            pl.col("_stem").str.slice(0, pl.col("_stem").str.len_chars() - pl.col("group_key").str.len_chars() - 1)
-        ).otherwise(None).alias("group_name"),
-        "owner_key", pl.lit(None, UTC_DT).alias("created_at"), pl.col("first_at").cast(UTC_DT).alias("snapshot_at"),
-        pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA),
+        "group_key",
+        pl.lit("wechat").alias("source"),
+        pl.when(pl.col("_stem").str.ends_with(pl.lit("_") + pl.col("group_key")))
+        .then(
+            pl.col("_stem").str.slice(
+                0, pl.col("_stem").str.len_chars() - pl.col("group_key").str.len_chars() - 1
+            )
+        )
+        .otherwise(None)
+        .alias("group_name"),
+        "owner_key",
+        pl.lit(None, UTC_DT).alias("created_at"),
+        pl.col("first_at").cast(UTC_DT).alias("snapshot_at"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
     )
     # identities: wxid, and a phone inside Remark / NickName (an owner's nickname often carries their phone)
     senders = df.filter(pl.col("sender_key").is_not_null())
@@ -441,22 +635,37 @@ def _wechat_records(ctx: BatchContext, df: pl.DataFrame) -> dict[str, pl.DataFra
         pl.col("sent_at").min().alias("seen_at"),
         pl.col("nickname").drop_nulls().mode().sort().first().alias("nickname"),
         pl.concat_str([pl.col("remark").fill_null(""), pl.lit(" "), pl.col("nickname").fill_null("")])
-        .str.extract(f"({PHONE_RE})", 1).drop_nulls().mode().sort().first().alias("phone"),
+        .str.extract(f"({PHONE_RE})", 1)
+        .drop_nulls()
+        .mode()
+        .sort()
+        .first()
+        .alias("phone"),
     )
     sp = sp.with_columns(
         _key(sp, "phone", ctx, "phone").alias("k_phone"),
         mask_name_expr(pl.col("nickname").str.replace_all(PHONE_RE, "").str.strip_chars()).alias("name_m"),
         mask_phone_expr(pl.col("phone")).alias("phone_m"),
     )
-    nn = senders.filter(pl.col("nickname").is_not_null()).select("group_key", "nickname", "sender_key", FILE).unique()
+    nn = (
+        senders.filter(pl.col("nickname").is_not_null())
+        .select("group_key", "nickname", "sender_key", FILE)
+        .unique()
+    )
     nn = nn.with_columns(pl.concat_str([pl.col("group_key"), pl.lit("\x1f"), pl.col("nickname")]).alias("_n"))
     nick = nn.with_columns(_key(nn, "_n", ctx, "nickname_in_group").alias("nick_key")).select(
-        "nick_key", pl.col("sender_key").alias("key"), pl.col(FILE).alias(SHA))
+        "nick_key", pl.col("sender_key").alias("key"), pl.col(FILE).alias(SHA)
+    )
     sysrows = df.filter(pl.col("kind") == "system").select("group_key", "sent_at", LINE, FILE, "content")
     return {
-        "messages": messages, "groups": groups,
-        "id_keys": _concat([_keys_frame(ctx, sp, "sender_key", "wxid", "seen_at", "name_m", "phone_m"),
-                            _keys_frame(ctx, sp, "k_phone", "phone", "seen_at", "name_m", "phone_m")]),
+        "messages": messages,
+        "groups": groups,
+        "id_keys": _concat(
+            [
+                _keys_frame(ctx, sp, "sender_key", "wxid", "seen_at", "name_m", "phone_m"),
+                _keys_frame(ctx, sp, "k_phone", "phone", "seen_at", "name_m", "phone_m"),
+            ]
+        ),
         "id_edges": _edges(ctx, sp, "sender_key", "k_phone"),
         "nick_links": nick,
         "group_events": _system_events(ctx, sysrows),
@@ -466,10 +675,16 @@ def _wechat_records(ctx: BatchContext, df: pl.DataFrame) -> dict[str, pl.DataFra
 
 def _wechatmsg(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.DataFrame):
     typed = typed.with_columns(pl.coalesce([pl.col("subtype"), pl.lit(0)]).alias("subtype"))
-    typed = add_reason(typed, [
-        ((pl.col("type_code") != 10000) & pl.col("sender").is_null(), "missing_id",
-         pl.lit("Sender is empty on a member message; every non-system row needs the sender's wxid")),
-    ])
+    typed = add_reason(
+        typed,
+        [
+            (
+                (pl.col("type_code") != 10000) & pl.col("sender").is_null(),
+                "missing_id",
+                pl.lit("Sender is empty on a member message; every non-system row needs the sender's wxid"),
+            ),
+        ],
+    )
     typed = typed.with_columns(
         (pl.lit("wx:") + pl.col("room") + pl.lit(":") + pl.col("local_id")).alias("message_id"),
         pl.col("room").alias("group_key"),
@@ -484,15 +699,24 @@ def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.
     k = _map_values(pl.col("type_name"), m.values.get("kind", {}), "other")
     typed = typed.with_columns(
         pl.col("room").alias("group_key"),
-        pl.when((k == "system") & pl.col("content").fill_null("").str.contains("撤回")).then(pl.lit("recall"))
-        .otherwise(k).alias("kind"),
+        pl.when((k == "system") & pl.col("content").fill_null("").str.contains("撤回"))
+        .then(pl.lit("recall"))
+        .otherwise(k)
+        .alias("kind"),
         (pl.lit("wx:") + pl.col("room") + pl.lit(":svr:") + pl.col("msg_svr_id")).alias("message_id"),
-        pl.lit(None, pl.String).alias("nickname"), pl.lit(None, pl.String).alias("remark"),
+        pl.lit(None, pl.String).alias("nickname"),
+        pl.lit(None, pl.String).alias("remark"),
     )
-    typed = add_reason(typed, [
-        (~pl.col("kind").is_in(["system", "recall"]) & pl.col("sender").is_null(), "missing_id",
-         pl.lit("talker is empty on a member message")),
-    ])
+    typed = add_reason(
+        typed,
+        [
+            (
+                ~pl.col("kind").is_in(["system", "recall"]) & pl.col("sender").is_null(),
+                "missing_id",
+                pl.lit("talker is empty on a member message"),
+            ),
+        ],
+    )
     typed = _dup_rule(typed, ["message_id"], "MsgSvrID repeated in the file")
     good, q = split_quarantine(typed, raw_frame)
     return _wechat_records(ctx, good), q
@@ -529,35 +753,69 @@ def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:
     ).pl()
     conn.close()
     t = t.with_columns(
-        pl.when(pl.col("ok")).then(
-            pl.from_epoch(pl.col("msgtime").cast(pl.Int64, strict=False), time_unit="ms").dt.replace_time_zone("UTC")
-        ).alias("sent_at"))
-    t = add_reason(t, [
-        (~pl.col("ok").fill_null(False), "bad_json", pl.lit("not a JSON object (cut or corrupted line)")),
-        (pl.col("msgid").is_null(), "missing_id", pl.lit("msgid is empty")),
-        (pl.col("sent_at").is_null() | (pl.col("sent_at").dt.year() < 2000), "bad_date",
-         pl.concat_str([pl.lit("msgtime '"), pl.col("msgtime").fill_null(""), pl.lit("' is not UTC milliseconds")])),
-        (pl.col("sender").is_null() & (pl.col("action") != "switch"), "missing_id", pl.lit("from is empty")),
-    ])
+        pl.when(pl.col("ok"))
+        .then(
+            pl.from_epoch(
+                pl.col("msgtime").cast(pl.Int64, strict=False), time_unit="ms"
+            ).dt.replace_time_zone("UTC")
+        )
+        .alias("sent_at")
+    )
+    t = add_reason(
+        t,
+        [
+            (~pl.col("ok").fill_null(False), "bad_json", pl.lit("not a JSON object (cut or corrupted line)")),
+            (pl.col("msgid").is_null(), "missing_id", pl.lit("msgid is empty")),
+            (
+                pl.col("sent_at").is_null() | (pl.col("sent_at").dt.year() < 2000),
+                "bad_date",
+                pl.concat_str(
+                    [
+                        pl.lit("msgtime '"),
+                        pl.col("msgtime").fill_null(""),
+                        pl.lit("' is not UTC milliseconds"),
+                    ]
+                ),
+            ),
+            (
+                pl.col("sender").is_null() & (pl.col("action") != "switch"),
+                "missing_id",
+                pl.lit("from is empty"),
+            ),
+        ],
+    )
     t = _dup_rule(t, ["msgid"], "msgid repeated in the file")
     good, q = split_quarantine(t, raw.frame)
     good = good.filter(pl.col("action") != "switch")
-    grp = good.filter(pl.col("roomid").is_not_null() & (pl.col("roomid") != ""))  # 1:1 chats are not group speech
+    grp = good.filter(
+        pl.col("roomid").is_not_null() & (pl.col("roomid") != "")
+    )  # 1:1 chats are not group speech
     grp = grp.with_columns(
-        pl.when(pl.col("action") == "recall").then(pl.lit("recall"))
+        pl.when(pl.col("action") == "recall")
+        .then(pl.lit("recall"))
         .when((pl.col("msgtype") == "text") & pl.col("content").fill_null("").str.starts_with("#接龙"))
         .then(pl.lit("solitaire"))
-        .otherwise(_map_values(pl.col("msgtype"), m.values.get("kind", {}), "other")).alias("kind"),
+        .otherwise(_map_values(pl.col("msgtype"), m.values.get("kind", {}), "other"))
+        .alias("kind"),
         pl.col("roomid").alias("group_key"),
     )
     grp = _message_common(grp)
     grp = grp.with_columns(_wecom_key(grp["sender"], ctx).alias("sender_key"))
     messages = grp.select(
-        (pl.lit("wecom:") + pl.col("msgid")).alias("message_id"), "group_key", "sender_key",
-        pl.col("sent_at").cast(UTC_DT), "kind", "length", "is_question", pl.lit(None, pl.Boolean).alias("is_owner_msg"),
-        pl.when(pl.col("pre_msgid").is_not_null()).then(pl.lit("wecom:") + pl.col("pre_msgid"))
+        (pl.lit("wecom:") + pl.col("msgid")).alias("message_id"),
+        "group_key",
+        "sender_key",
+        pl.col("sent_at").cast(UTC_DT),
+        "kind",
+        "length",
+        "is_question",
+        pl.lit(None, pl.Boolean).alias("is_owner_msg"),
+        pl.when(pl.col("pre_msgid").is_not_null())
+        .then(pl.lit("wecom:") + pl.col("pre_msgid"))
         .alias("recalls_message_id"),
-        pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA), pl.col(LINE).alias("source_line"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
+        pl.col(LINE).alias("source_line"),
     )
     senders = grp.group_by("sender", "sender_key", FILE).agg(pl.col("sent_at").min().alias("seen_at"))
     senders = senders.with_columns(
@@ -565,21 +823,34 @@ def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:
         pl.col("sender").str.starts_with("staff_").alias("is_staff"),
     )
     senders = senders.with_columns(
-        _key(senders.with_columns(pl.when(~pl.col("ext")).then(pl.col("sender").str.extract(f"^({PHONE_RE})$", 1))
-                                  .alias("_p")), "_p", ctx, "phone").alias("k_phone"))
+        _key(
+            senders.with_columns(
+                pl.when(~pl.col("ext")).then(pl.col("sender").str.extract(f"^({PHONE_RE})$", 1)).alias("_p")
+            ),
+            "_p",
+            ctx,
+            "phone",
+        ).alias("k_phone")
+    )
     ext, internal = senders.filter(pl.col("ext")), senders.filter(~pl.col("ext"))
     tables = {
         "messages": messages,
-        "id_keys": _concat([
-            _keys_frame(ctx, ext, "sender_key", "wecom_external", "seen_at"),
-            _keys_frame(ctx, internal, "sender_key", "wecom_internal", "seen_at", is_staff="is_staff"),
-            _keys_frame(ctx, internal, "k_phone", "phone", "seen_at"),
-        ]),
+        "id_keys": _concat(
+            [
+                _keys_frame(ctx, ext, "sender_key", "wecom_external", "seen_at"),
+                _keys_frame(ctx, internal, "sender_key", "wecom_internal", "seen_at", is_staff="is_staff"),
+                _keys_frame(ctx, internal, "k_phone", "phone", "seen_at"),
+            ]
+        ),
         "id_edges": _edges(ctx, internal, "sender_key", "k_phone"),
     }
     rq = reader_rejects_to_quarantine(raw)
-    return Parsed(tables=tables, quarantine=_concat([rq, q]) if (rq.height or q.height) else empty_quarantine(),
-                  rows_in=raw.rows_in(), bounds=_bounds(good, ["sent_at"]))
+    return Parsed(
+        tables=tables,
+        quarantine=_concat([rq, q]) if (rq.height or q.height) else empty_quarantine(),
+        rows_in=raw.rows_in(),
+        bounds=_bounds(good, ["sent_at"]),
+    )
 
 
 def _wecom_detail_one(f: SourceFile, m: Mapping):
@@ -612,9 +883,21 @@ def _wecom_detail_one(f: SourceFile, m: Mapping):
             inv = (mm.get("invitor") or {}).get("userid")
             mob = [x for x in (mm.get("remark_mobiles") or []) if x]
             scene = scenes.get(int(mm.get("join_scene") or 0), "organic") if inv else "organic"
-            members.append((f.sha, gc["chat_id"], mm["userid"], int(mm.get("type") or 0), mm.get("unionid"),
-                            mm.get("join_time"), scene, inv, mob[0] if mob else None, ln,
-                            mm.get("group_nickname") or mm.get("name")))
+            members.append(
+                (
+                    f.sha,
+                    gc["chat_id"],
+                    mm["userid"],
+                    int(mm.get("type") or 0),
+                    mm.get("unionid"),
+                    mm.get("join_time"),
+                    scene,
+                    inv,
+                    mob[0] if mob else None,
+                    ln,
+                    mm.get("group_nickname") or mm.get("name"),
+                )
+            )
     return len(docs), qrows, groups, members, admins
 
 
@@ -632,13 +915,37 @@ def _wecom_detail(ctx: BatchContext, m: Mapping) -> tuple[Parsed, dict[str, File
         members += mem
         admins += adm
     q = pl.DataFrame(qrows, schema=QUARANTINE_SCHEMA, orient="row")
-    g = pl.DataFrame(groups, schema={FILE: pl.String, "group_key": pl.String, "group_name": pl.String,
-                                     "owner": pl.String, "create_time": pl.Int64, LINE: pl.Int64}, orient="row")
-    mem = pl.DataFrame(members, schema={FILE: pl.String, "group_key": pl.String, "userid": pl.String,
-                                        "type": pl.Int64, "unionid": pl.String, "join_time": pl.Int64,
-                                        "scene": pl.String, "invitor": pl.String, "mobile": pl.String,
-                                        LINE: pl.Int64, "nickname": pl.String}, orient="row")
+    g = pl.DataFrame(
+        groups,
+        schema={
+            FILE: pl.String,
+            "group_key": pl.String,
+            "group_name": pl.String,
+            "owner": pl.String,
+            "create_time": pl.Int64,
+            LINE: pl.Int64,
+        },
+        orient="row",
+    )
+    mem = pl.DataFrame(
+        members,
+        schema={
+            FILE: pl.String,
+            "group_key": pl.String,
+            "userid": pl.String,
+            "type": pl.Int64,
+            "unionid": pl.String,
+            "join_time": pl.Int64,
+            "scene": pl.String,
+            "invitor": pl.String,
+            "mobile": pl.String,
+            LINE: pl.Int64,
+            "nickname": pl.String,
+        },
+        orient="row",
+    )
     adm = pl.DataFrame(admins, schema={"group_key": pl.String, "userid": pl.String}, orient="row").unique()
+
     def to_ts(c):
         return pl.from_epoch(pl.col(c), time_unit="s").dt.replace_time_zone("UTC")
 
@@ -647,41 +954,74 @@ def _wecom_detail(ctx: BatchContext, m: Mapping) -> tuple[Parsed, dict[str, File
         _wecom_key(mem["userid"], ctx).alias("member_key"),
         _wecom_key(mem["invitor"], ctx).alias("inviter_key"),
         _key(mem, "unionid", ctx, "unionid").alias("k_union"),
-        _key(mem.with_columns(pl.col("mobile").str.replace_all(r"\D", "")), "mobile", ctx, "phone").alias("k_mobile"),
-        _key(mem.with_columns(pl.col("userid").str.extract(f"^({PHONE_RE})$", 1).alias("_up")), "_up", ctx,
-             "phone").alias("k_uphone"),
+        _key(mem.with_columns(pl.col("mobile").str.replace_all(r"\D", "")), "mobile", ctx, "phone").alias(
+            "k_mobile"
+        ),
+        _key(
+            mem.with_columns(pl.col("userid").str.extract(f"^({PHONE_RE})$", 1).alias("_up")),
+            "_up",
+            ctx,
+            "phone",
+        ).alias("k_uphone"),
         to_ts("join_time").alias("join_at"),
-        (pl.col("is_admin").fill_null(False) | ((pl.col("type") == 1) & pl.col("userid").str.starts_with("staff_")))
-        .alias("is_staff"),
+        (
+            pl.col("is_admin").fill_null(False)
+            | ((pl.col("type") == 1) & pl.col("userid").str.starts_with("staff_"))
+        ).alias("is_staff"),
         mask_name_expr(pl.col("nickname")).alias("name_m"),
         mask_phone_expr(pl.col("mobile")).alias("phone_m"),
     )
-    g = g.with_columns(_wecom_key(g["owner"], ctx).alias("owner_key"), to_ts("create_time").alias("created_at"))
-    snap = _bounds(mem.with_columns(pl.col("join_at").alias("t")), ["t"]).select(FILE, pl.col("hi").alias("snapshot_at"))
+    g = g.with_columns(
+        _wecom_key(g["owner"], ctx).alias("owner_key"), to_ts("create_time").alias("created_at")
+    )
+    snap = _bounds(mem.with_columns(pl.col("join_at").alias("t")), ["t"]).select(
+        FILE, pl.col("hi").alias("snapshot_at")
+    )
     groups_out = g.join(snap, on=FILE, how="left").select(
-        "group_key", pl.lit("wecom").alias("source"), "group_name", "owner_key", pl.col("created_at").cast(UTC_DT),
+        "group_key",
+        pl.lit("wecom").alias("source"),
+        "group_name",
+        "owner_key",
+        pl.col("created_at").cast(UTC_DT),
         pl.coalesce([pl.col("snapshot_at"), pl.col("created_at")]).cast(UTC_DT).alias("snapshot_at"),
-        pl.lit(ctx.fmt).alias("source_format"), pl.col(FILE).alias(SHA),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.col(FILE).alias(SHA),
     )
     wm = mem.join(snap, on=FILE, how="left").select(
-        "group_key", "member_key", pl.col("type").alias("member_type"), pl.col("join_at").cast(UTC_DT), "scene",
-        "inviter_key", "is_staff", pl.col("snapshot_at").cast(UTC_DT), pl.col(FILE).alias(SHA),
+        "group_key",
+        "member_key",
+        pl.col("type").alias("member_type"),
+        pl.col("join_at").cast(UTC_DT),
+        "scene",
+        "inviter_key",
+        "is_staff",
+        pl.col("snapshot_at").cast(UTC_DT),
+        pl.col(FILE).alias(SHA),
         pl.col(LINE).alias("source_line"),
     )
     ext, internal = mem.filter(pl.col("type") == 2), mem.filter(pl.col("type") != 2)
     tables = {
-        "groups": groups_out, "wecom_members": wm,
-        "id_keys": _concat([
-            _keys_frame(ctx, ext, "member_key", "wecom_external", "join_at", "name_m"),
-            _keys_frame(ctx, ext, "k_union", "unionid", "join_at"),
-            _keys_frame(ctx, ext, "k_mobile", "phone", "join_at", None, "phone_m"),
-            _keys_frame(ctx, internal, "member_key", "wecom_internal", "join_at", "name_m", is_staff="is_staff"),
-            _keys_frame(ctx, internal, "k_uphone", "phone", "join_at"),
-        ]),
-        "id_edges": _concat([
-            _edges(ctx, ext, "member_key", "k_union"), _edges(ctx, ext, "member_key", "k_mobile"),
-            _edges(ctx, ext, "k_union", "k_mobile"), _edges(ctx, internal, "member_key", "k_uphone"),
-        ]),
+        "groups": groups_out,
+        "wecom_members": wm,
+        "id_keys": _concat(
+            [
+                _keys_frame(ctx, ext, "member_key", "wecom_external", "join_at", "name_m"),
+                _keys_frame(ctx, ext, "k_union", "unionid", "join_at"),
+                _keys_frame(ctx, ext, "k_mobile", "phone", "join_at", None, "phone_m"),
+                _keys_frame(
+                    ctx, internal, "member_key", "wecom_internal", "join_at", "name_m", is_staff="is_staff"
+                ),
+                _keys_frame(ctx, internal, "k_uphone", "phone", "join_at"),
+            ]
+        ),
+        "id_edges": _concat(
+            [
+                _edges(ctx, ext, "member_key", "k_union"),
+                _edges(ctx, ext, "member_key", "k_mobile"),
+                _edges(ctx, ext, "k_union", "k_mobile"),
+                _edges(ctx, internal, "member_key", "k_uphone"),
+            ]
+        ),
     }
     return Parsed(tables=tables, quarantine=q, rows_in=rows_in, bounds=_bounds(mem, ["join_at"])), failed
 
@@ -695,8 +1035,10 @@ def read_raw(ctx: BatchContext, m: Mapping) -> RawRead:
     if all(f.encoding == "xlsx" for f in ctx.files):
         reads = [read_xlsx(f) for f in ctx.files]
         return RawRead(
-            pl.concat([r.frame for r in reads], how="diagonal_relaxed"), reads[0].header,
-            pl.concat([r.rejects for r in reads]), [f.sha for f in ctx.files],
+            pl.concat([r.frame for r in reads], how="diagonal_relaxed"),
+            reads[0].header,
+            pl.concat([r.rejects for r in reads]),
+            [f.sha for f in ctx.files],
         )
     return read_csv_batch(ctx.files)
 
@@ -714,8 +1056,11 @@ def parse_batch(ctx: BatchContext) -> tuple[Parsed, dict[str, FileUnreadable]]:
     if m.kind == "jsonl":
         return _wecom_archive(ctx, m, raw), {}
     rows_in = raw.rows_in()
-    failed = {sha: FileUnreadable("empty_file", "only a header, no data rows; export it again with data")
-              for sha, n in rows_in.items() if n == 0}
+    failed = {
+        sha: FileUnreadable("empty_file", "only a header, no data rows; export it again with data")
+        for sha, n in rows_in.items()
+        if n == 0
+    }
     typed, q = apply_mapping(raw, m, ctx.tz, ", ".join(f.name for f in ctx.files[:3]))
     if ctx.fmt == "wechatmsg_chat":
         tables, q2 = _wechatmsg(ctx, m, typed, raw.frame)
@@ -724,10 +1069,16 @@ def parse_batch(ctx: BatchContext) -> tuple[Parsed, dict[str, FileUnreadable]]:
     else:
         q2 = None
         if m.target == "orders" and not m.line_items:
-            typed = _dup_rule(typed, ["source_order_no"], "order number repeated in the file; the first row is kept")
+            typed = _dup_rule(
+                typed, ["source_order_no"], "order number repeated in the file; the first row is kept"
+            )
             typed, q2 = split_quarantine(typed, raw.frame)
-        fn = {"orders": _order_frames, "order_lines": _order_line_frames, "customers": _customer_frames,
-              "invites": _invite_frames}[m.target]
+        fn = {
+            "orders": _order_frames,
+            "order_lines": _order_line_frames,
+            "customers": _customer_frames,
+            "invites": _invite_frames,
+        }[m.target]
         tables = fn(ctx, m, typed)
     bounds = tables.pop("_bounds", None)
     rq = reader_rejects_to_quarantine(raw)

@@ -37,8 +37,10 @@ class Validation:
             return f"`{self.table}`: all expectations met ({self.sampled:,} of {self.rows:,} rows sampled)"
         lines = [f"`{self.table}`: {len(self.failures)} expectation(s) failed"]
         for f in self.failures[:12]:
-            lines.append(f"- {f['expectation']} on `{f.get('column')}`: {f.get('unexpected_count')} unexpected "
-                         f"{f.get('examples') or ''}")
+            lines.append(
+                f"- {f['expectation']} on `{f.get('column')}`: {f.get('unexpected_count')} unexpected "
+                f"{f.get('examples') or ''}"
+            )
         return "\n".join(lines)
 
 
@@ -63,7 +65,10 @@ def _context(docs_dir: Path | None):
                     site_name="xiaoshuju",
                     site_config={
                         "class_name": "SiteBuilder",
-                        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                        "store_backend": {
+                            "class_name": "TupleFilesystemStoreBackend",
+                            "base_directory": str(docs_dir),
+                        },
                         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                     },
                 )
@@ -85,7 +90,11 @@ def expectations_for(contract: TableContract) -> list:
         if "allowed" in spec:
             out.append(E.ExpectColumnValuesToBeInSet(column=col, value_set=list(spec["allowed"])))
         if "min" in spec or "max" in spec:
-            out.append(E.ExpectColumnValuesToBeBetween(column=col, min_value=spec.get("min"), max_value=spec.get("max")))
+            out.append(
+                E.ExpectColumnValuesToBeBetween(
+                    column=col, min_value=spec.get("min"), max_value=spec.get("max")
+                )
+            )
         if "regex" in spec:
             out.append(E.ExpectColumnValuesToMatchRegex(column=col, regex=spec["regex"]))
     return out
@@ -125,12 +134,14 @@ def _failures(result) -> list[dict]:
             continue
         cfg = r.expectation_config
         res = r.result or {}
-        out.append({
-            "expectation": cfg.type,
-            "column": cfg.kwargs.get("column"),
-            "unexpected_count": res.get("unexpected_count", res.get("observed_value")),
-            "examples": [str(x) for x in (res.get("partial_unexpected_list") or [])[:3]],
-        })
+        out.append(
+            {
+                "expectation": cfg.type,
+                "column": cfg.kwargs.get("column"),
+                "unexpected_count": res.get("unexpected_count", res.get("observed_value")),
+                "examples": [str(x) for x in (res.get("partial_unexpected_list") or [])[:3]],
+            }
+        )
     return out
 
 

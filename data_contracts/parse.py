@@ -24,7 +24,12 @@ NAIVE_FORMATS = (
     "%Y年%m月%d日 %H:%M",
     "%Y年%m月%d日",
 )
-OFFSET_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
+OFFSET_FORMATS = (
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+)
 EXCEL_EPOCH = pl.datetime(1899, 12, 30)
 # sane bounds for event times in exports; outside → bad_date
 MIN_TS = "2000-01-01"
@@ -47,10 +52,10 @@ def parse_timestamp(e: pl.Expr, tz: str) -> pl.Expr:
     serial = e.str.extract(r"^(\d{5}(?:\.\d+)?)$", 1).cast(pl.Float64, strict=False)
     excel = EXCEL_EPOCH + pl.duration(microseconds=(serial * 86_400_000_000).round(0).cast(pl.Int64))
     naive = pl.coalesce([naive, excel.cast(pl.Datetime("us"))])
-    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    offset = pl.coalesce(
-        [e.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in OFFSET_FORMATS]
+    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
+        "UTC"
     )
+    offset = pl.coalesce([e.str.strptime(pl.Datetime("us", "UTC"), f, strict=False) for f in OFFSET_FORMATS])
     out = pl.coalesce([offset, local])
     lo = pl.lit(MIN_TS).str.strptime(pl.Datetime("us"), "%Y-%m-%d").dt.replace_time_zone("UTC")
     hi = pl.lit(MAX_TS).str.strptime(pl.Datetime("us"), "%Y-%m-%d").dt.replace_time_zone("UTC")
@@ -61,7 +66,9 @@ def parse_epoch(e: pl.Expr, unit: str) -> pl.Expr:
     """Unix seconds / milliseconds (text) → UTC datetime."""
     n = e.cast(pl.Float64, strict=False)
     mult = {"s": 1_000_000, "ms": 1_000}[unit]
-    out = pl.from_epoch((n * mult).round(0).cast(pl.Int64, strict=False), time_unit="us").dt.replace_time_zone("UTC")
+    out = pl.from_epoch(
+        (n * mult).round(0).cast(pl.Int64, strict=False), time_unit="us"
+    ).dt.replace_time_zone("UTC")
     lo = pl.lit(MIN_TS).str.strptime(pl.Datetime("us"), "%Y-%m-%d").dt.replace_time_zone("UTC")
     hi = pl.lit(MAX_TS).str.strptime(pl.Datetime("us"), "%Y-%m-%d").dt.replace_time_zone("UTC")
     return pl.when(out.is_between(lo, hi)).then(out).otherwise(None)
@@ -71,8 +78,10 @@ def parse_money(e: pl.Expr, unit: str = "yuan") -> pl.Expr:
     """``89.90`` / ``¥1,089.00`` / ``600`` (fen) → Float64 yuan rounded to 2 decimals."""
     t = e.str.replace_all(r"[¥￥\s]", "").str.replace(r"^(?:CNY|RMB)|元$", "")
     # thousands separators only in their proper places (1,089.00); "1,2.5" is not a number
-    t = pl.when(t.str.contains(",", literal=True) & ~t.str.contains(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")).then(None).otherwise(
-        t.str.replace_all(",", "", literal=True)
+    t = (
+        pl.when(t.str.contains(",", literal=True) & ~t.str.contains(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"))
+        .then(None)
+        .otherwise(t.str.replace_all(",", "", literal=True))
     )
     n = t.cast(pl.Float64, strict=False)
     if unit == "fen":
@@ -82,8 +91,10 @@ def parse_money(e: pl.Expr, unit: str = "yuan") -> pl.Expr:
 
 def parse_int(e: pl.Expr) -> pl.Expr:
     t = e.str.replace_all(r"\s", "")
-    t = pl.when(t.str.contains(",", literal=True) & ~t.str.contains(r"^-?\d{1,3}(,\d{3})+$")).then(None).otherwise(
-        t.str.replace_all(",", "", literal=True)
+    t = (
+        pl.when(t.str.contains(",", literal=True) & ~t.str.contains(r"^-?\d{1,3}(,\d{3})+$"))
+        .then(None)
+        .otherwise(t.str.replace_all(",", "", literal=True))
     )
     f = t.cast(pl.Float64, strict=False)
     return pl.when(f == f.round(0)).then(f.cast(pl.Int64, strict=False)).otherwise(None)
@@ -109,7 +120,12 @@ def parse_timestamp_series(s: pl.Series, tz: str) -> pl.Series:
     candidates = list(NAIVE_FORMATS)
     first = None
     for f in candidates:
-        if probe.height and probe.select(pl.col("s").str.strptime(pl.Datetime("us"), f, strict=False).is_not_null().all()).item():
+        if (
+            probe.height
+            and probe.select(
+                pl.col("s").str.strptime(pl.Datetime("us"), f, strict=False).is_not_null().all()
+            ).item()
+        ):
             first = f
             break
     if first is None:
@@ -117,8 +133,10 @@ def parse_timestamp_series(s: pl.Series, tz: str) -> pl.Series:
     lo = pl.lit(MIN_TS).str.strptime(pl.Datetime("us"), "%Y-%m-%d").dt.replace_time_zone("UTC")
     hi = pl.lit(MAX_TS).str.strptime(pl.Datetime("us"), "%Y-%m-%d").dt.replace_time_zone("UTC")
     fast = frame.select(
-        pl.col("s").str.strptime(pl.Datetime("us"), first, strict=False)
-        .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        pl.col("s")
+        .str.strptime(pl.Datetime("us"), first, strict=False)
+        .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
         .alias("t")
     ).to_series()
     fast = frame.select(pl.when(fast.is_between(lo, hi)).then(fast).otherwise(None)).to_series()

@@ -27,7 +27,13 @@ import polars as pl
 
 LINE = "_line"
 FILE = "_file"
-REJECT_SCHEMA = {FILE: pl.String, LINE: pl.Int64, "reason_code": pl.String, "reason": pl.String, "preview": pl.String}
+REJECT_SCHEMA = {
+    FILE: pl.String,
+    LINE: pl.Int64,
+    "reason_code": pl.String,
+    "reason": pl.String,
+    "preview": pl.String,
+}
 
 
 class FileUnreadable(Exception):
@@ -49,7 +55,9 @@ class SourceFile:
 
 @dataclass
 class RawRead:
-    frame: pl.DataFrame  # text columns named by header (duplicates as ``name#2``), plus ``_file`` and ``_line``
+    frame: (
+        pl.DataFrame
+    )  # text columns named by header (duplicates as ``name#2``), plus ``_file`` and ``_line``
     header: list[str]
     rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
     files: list[str] = field(default_factory=list)
@@ -97,8 +105,13 @@ def _rejects(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         ).pl()
     except duckdb.CatalogException:
         return pl.DataFrame(
-            schema={"file_path": pl.String, "line": pl.Int64, "error_type": pl.String, "csv_line": pl.String,
-                    "msg": pl.String}
+            schema={
+                "file_path": pl.String,
+                "line": pl.Int64,
+                "error_type": pl.String,
+                "csv_line": pl.String,
+                "msg": pl.String,
+            }
         )
 
 
@@ -196,12 +209,20 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
         for p in tmps:
             p.unlink(missing_ok=True)
     frame = frame.rename({f"c{i}": n for i, n in enumerate(names)})
-    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop("_src")
-    rej = rej.with_columns(pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE))
+    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop(
+        "_src"
+    )
+    rej = rej.with_columns(
+        pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE)
+    )
     extra_all = (
-        frame.select(pl.sum_horizontal([pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in names]))
-        .to_series().to_numpy()
-        if frame.height else np.zeros(0, dtype=np.int64)
+        frame.select(
+            pl.sum_horizontal([pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in names])
+        )
+        .to_series()
+        .to_numpy()
+        if frame.height
+        else np.zeros(0, dtype=np.int64)
     )
     file_col = frame[FILE].to_numpy() if frame.height else np.array([], dtype=object)
     lines = np.zeros(frame.height, dtype=np.int64)
@@ -231,12 +252,17 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
     rejects = rej.select(
         pl.col(FILE),
         pl.Series(LINE, rej_lines_out, dtype=pl.Int64),
-        pl.col("error_type").replace_strict({k: v[0] for k, v in _ERROR_CODES.items()}, default="broken_row",
-                                            return_dtype=pl.String).alias("reason_code"),
-        pl.concat_str([
-            pl.col("msg").fill_null(pl.col("error_type")).str.slice(0, 80),
-            pl.lit(f"; expected {n_cols} columns like the header"),
-        ]).alias("reason"),
+        pl.col("error_type")
+        .replace_strict(
+            {k: v[0] for k, v in _ERROR_CODES.items()}, default="broken_row", return_dtype=pl.String
+        )
+        .alias("reason_code"),
+        pl.concat_str(
+            [
+                pl.col("msg").fill_null(pl.col("error_type")).str.slice(0, 80),
+                pl.lit(f"; expected {n_cols} columns like the header"),
+            ]
+        ).alias("reason"),
         pl.col("csv_line").fill_null("").str.slice(0, 300).alias("preview"),
     )
     # a file that does not end with a line break was cut while copying: its last record is incomplete
@@ -250,31 +276,54 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
         last_rej = int(rl.max()) if rl.len() else -1
         if last_rej > last_good:
             rejects = rejects.with_columns(
-                pl.when((pl.col(FILE) == f.sha) & (pl.col(LINE) == last_rej)).then(pl.lit("truncated"))
-                .otherwise(pl.col("reason_code")).alias("reason_code")
+                pl.when((pl.col(FILE) == f.sha) & (pl.col(LINE) == last_rej))
+                .then(pl.lit("truncated"))
+                .otherwise(pl.col("reason_code"))
+                .alias("reason_code")
             )
         elif last_good > 0:
             trunc.append((f.sha, last_good))
     if trunc:
         cut = pl.DataFrame(trunc, schema={FILE: pl.String, LINE: pl.Int64}, orient="row")
         cut_rows = frame.join(cut, on=[FILE, LINE], how="semi")
-        rejects = pl.concat([rejects, cut_rows.select(
-            FILE, LINE, pl.lit("truncated").alias("reason_code"), pl.lit(TRUNCATED_WORDS).alias("reason"),
-            pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").str.slice(0, 300).alias("preview"),
-        )])
+        rejects = pl.concat(
+            [
+                rejects,
+                cut_rows.select(
+                    FILE,
+                    LINE,
+                    pl.lit("truncated").alias("reason_code"),
+                    pl.lit(TRUNCATED_WORDS).alias("reason"),
+                    pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",")
+                    .str.slice(0, 300)
+                    .alias("preview"),
+                ),
+            ]
+        )
         frame = frame.join(cut, on=[FILE, LINE], how="anti")
     # U+FFFD from a GB18030 transcode marks undecodable bytes
     if tmps and frame.height:
         bad = frame.select(
-            pl.any_horizontal([pl.col(n).str.contains("\ufffd", literal=True) for n in names]).fill_null(False)
+            pl.any_horizontal([pl.col(n).str.contains("\ufffd", literal=True) for n in names]).fill_null(
+                False
+            )
         ).to_series()
         if bad.any():
             bad_rows = frame.filter(bad)
-            rejects = pl.concat([rejects, bad_rows.select(
-                FILE, LINE, pl.lit("bad_encoding").alias("reason_code"),
-                pl.lit("bytes that are not valid GB18030 text").alias("reason"),
-                pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").str.slice(0, 300).alias("preview"),
-            )])
+            rejects = pl.concat(
+                [
+                    rejects,
+                    bad_rows.select(
+                        FILE,
+                        LINE,
+                        pl.lit("bad_encoding").alias("reason_code"),
+                        pl.lit("bytes that are not valid GB18030 text").alias("reason"),
+                        pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",")
+                        .str.slice(0, 300)
+                        .alias("preview"),
+                    ),
+                ]
+            )
             frame = frame.filter(~bad)
     return RawRead(frame, header, rejects, [f.sha for f in files])
 
@@ -304,7 +353,9 @@ def read_xlsx(f: SourceFile) -> RawRead:
         wb = CalamineWorkbook.from_path(str(f.path))
         rows = wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a file-level problem for the user
-        raise FileUnreadable("truncated", f"the Excel file cannot be opened ({exc}); export it again") from exc
+        raise FileUnreadable(
+            "truncated", f"the Excel file cannot be opened ({exc}); export it again"
+        ) from exc
     if not rows:
         raise FileUnreadable("empty_file", "the first sheet is empty")
     header = [str(c).strip() if c is not None else "" for c in rows[0]]
@@ -318,8 +369,15 @@ def read_xlsx(f: SourceFile) -> RawRead:
         if all(c is None for c in cells):
             continue  # blank rows are not records
         if any(c is not None for c in cells[n:]):
-            rejects.append((f.sha, i, "broken_row", f"{len(cells)} cells; expected {n} columns like the header",
-                            ",".join(c or "" for c in cells)[:300]))
+            rejects.append(
+                (
+                    f.sha,
+                    i,
+                    "broken_row",
+                    f"{len(cells)} cells; expected {n} columns like the header",
+                    ",".join(c or "" for c in cells)[:300],
+                )
+            )
             continue
         data.append((cells + [None] * n)[:n])
         lines.append(i)
@@ -340,8 +398,12 @@ def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
             [list(scan)],
         ).pl()
         rej = _rejects(conn)
-    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop("_src")
-    rej = rej.with_columns(pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE))
+    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop(
+        "_src"
+    )
+    rej = rej.with_columns(
+        pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE)
+    )
     # DuckDB returns every physical line (blank ones as NULL) except rejected ones, in file order
     counts = dict(frame.group_by(FILE).len().iter_rows()) if frame.height else {}
     lines = np.zeros(frame.height, dtype=np.int64)
@@ -350,12 +412,15 @@ def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
         n = counts.get(f.sha, 0)
         rl = rej.filter(pl.col(FILE) == f.sha)["line"].to_numpy()
         good, _ = _physical_lines(np.zeros(n, dtype=np.int64), rl + 1)  # _physical_lines counts a header line
-        lines[pos:pos + n] = good - 1
+        lines[pos : pos + n] = good - 1
         pos += n
     frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(
-        pl.col("json").is_not_null() & (pl.col("json").str.strip_chars() != ""))
+        pl.col("json").is_not_null() & (pl.col("json").str.strip_chars() != "")
+    )
     rejects = rej.select(
-        pl.col(FILE), pl.col("line").cast(pl.Int64).alias(LINE), pl.lit("bad_encoding").alias("reason_code"),
+        pl.col(FILE),
+        pl.col("line").cast(pl.Int64).alias(LINE),
+        pl.lit("bad_encoding").alias("reason_code"),
         pl.lit("bytes that are not valid UTF-8 text").alias("reason"),
         pl.col("csv_line").fill_null("").str.slice(0, 300).alias("preview"),
     )

@@ -73,7 +73,9 @@ def _typed(raw_expr: pl.Expr, ftype: str, tz: str, money_unit: str) -> pl.Expr:
     return raw_expr
 
 
-def apply_mapping(raw: RawRead, m: Mapping, tz: str, file_name: str = "") -> tuple[pl.DataFrame, pl.DataFrame]:
+def apply_mapping(
+    raw: RawRead, m: Mapping, tz: str, file_name: str = ""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed frame (one column per mapping field, ``<field>__raw`` for the cleaned text, plus ``_line``) with
     contract-breaking rows removed, and the quarantine rows for them."""
     check_required_columns(raw, m, file_name)
@@ -108,8 +110,11 @@ def apply_mapping(raw: RawRead, m: Mapping, tz: str, file_name: str = "") -> tup
             rules.append((r.is_null(), "missing_id", pl.lit(f"{header} is empty; every row needs it")))
     typed = typed.with_columns(out_exprs)
     # timestamps eagerly with a fast path (one strptime per column instead of a dozen)
-    ts_cols = [(rawname, f.name if f is not None else rawname.replace("__raw", ""))
-               for rawname, ftype, _h, f in checks if ftype == "timestamp"]
+    ts_cols = [
+        (rawname, f.name if f is not None else rawname.replace("__raw", ""))
+        for rawname, ftype, _h, f in checks
+        if ftype == "timestamp"
+    ]
     if ts_cols and typed.height:
         typed = typed.with_columns([parse_timestamp_series(typed[r], tz).alias(t) for r, t in ts_cols])
     # rule order: missing id, bad date, bad number, negative amount, shape
@@ -119,7 +124,13 @@ def apply_mapping(raw: RawRead, m: Mapping, tz: str, file_name: str = "") -> tup
         required = f is not None and f.required
         if ftype in TIME_TYPES:
             broken = (r.is_not_null() & t.is_null()) | (pl.lit(required) & r.is_null())
-            rules.append((broken, "bad_date", _words(f"{header} is '", r, "', not a date/time like 2024-10-04 11:42:00")))
+            rules.append(
+                (
+                    broken,
+                    "bad_date",
+                    _words(f"{header} is '", r, "', not a date/time like 2024-10-04 11:42:00"),
+                )
+            )
     for rawname, ftype, header, f in checks:
         tname = f.name if f is not None else rawname.replace("__raw", "")
         r, t = pl.col(rawname), pl.col(tname)
@@ -132,15 +143,25 @@ def apply_mapping(raw: RawRead, m: Mapping, tz: str, file_name: str = "") -> tup
         r, t = pl.col(rawname), pl.col(tname)
         if ftype == "money":
             broken = t.is_not_null() & ((t < 0) | r.str.starts_with("-"))
-            rules.append((broken, "negative_amount", _words(f"{header} is negative (", r, "); amounts are ≥ 0")))
+            rules.append(
+                (broken, "negative_amount", _words(f"{header} is negative (", r, "); amounts are ≥ 0"))
+            )
     for rawname, _ftype, header, f in checks:
         if f is not None and f.pattern:
             r = pl.col(rawname)
             broken = r.is_not_null() & ~r.str.contains(f.pattern)
-            rules.append((broken, "contract_violation", _words(f"{header} '", r, f"' does not match {f.pattern}")))
+            rules.append(
+                (broken, "contract_violation", _words(f"{header} '", r, f"' does not match {f.pattern}"))
+            )
     for name in m.require_any:
         f = m.fields[name]
-        rules.append((pl.col(f"{name}__raw").is_null(), "missing_id", pl.lit(f"{f.cols[0]} is empty; every row needs it")))
+        rules.append(
+            (
+                pl.col(f"{name}__raw").is_null(),
+                "missing_id",
+                pl.lit(f"{f.cols[0]} is empty; every row needs it"),
+            )
+        )
     typed = add_reason(typed, rules)
     return split_quarantine(typed, df)
 
@@ -149,7 +170,9 @@ def add_reason(df: pl.DataFrame, rules: list[tuple[pl.Expr, str, pl.Expr]]) -> p
     """First broken rule wins; rows already carrying a reason keep it."""
     if not rules:
         if REASON not in df.columns:
-            return df.with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REASON_TEXT))
+            return df.with_columns(
+                pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REASON_TEXT)
+            )
         return df
     code = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
     text = pl.when(rules[0][0].fill_null(False)).then(rules[0][2])
@@ -172,7 +195,9 @@ def split_quarantine(typed: pl.DataFrame, raw_frame: pl.DataFrame) -> tuple[pl.D
     names = [c for c in raw_frame.columns if c not in (LINE, FILE)]
     raw_bad = raw_frame.join(bad.select(FILE, LINE), on=[FILE, LINE], how="semi")
     previews = raw_bad.select(
-        pl.col(FILE), pl.col(LINE), pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").alias("_p")
+        pl.col(FILE),
+        pl.col(LINE),
+        pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").alias("_p"),
     )
     previews = previews.with_columns(
         pl.Series("preview_masked", [mask_preview(p) for p in previews["_p"].to_list()], dtype=pl.String)
@@ -193,6 +218,8 @@ def reader_rejects_to_quarantine(raw: RawRead) -> pl.DataFrame:
         return empty_quarantine()
     rows = [
         (f, ln, code, words, mask_preview(pv), 1)
-        for f, ln, code, words, pv in raw.rejects.select(FILE, LINE, "reason_code", "reason", "preview").iter_rows()
+        for f, ln, code, words, pv in raw.rejects.select(
+            FILE, LINE, "reason_code", "reason", "preview"
+        ).iter_rows()
     ]
     return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA, orient="row")

@@ -9,7 +9,14 @@ from pipelines.resources import SettingsResource
 from xiaoshuju.warehouse import markdown_preview
 
 STAGING_TABLES = (
-    "orders", "order_lines", "members", "member_identities", "groups", "group_memberships", "messages", "referrals",
+    "orders",
+    "order_lines",
+    "members",
+    "member_identities",
+    "groups",
+    "group_memberships",
+    "messages",
+    "referrals",
 )
 DESCRIPTIONS = {
     "orders": "Every order the brand sold through any shop system (有赞, 快团团, Shopify, canonical CSV), one row per "
@@ -32,14 +39,22 @@ DESCRIPTIONS = {
 
 SPECS = [
     dg.AssetSpec(
-        key=["staging", t], group_name="staging", deps=[["landing", "manifest"]], kinds={"duckdb", "polars"},
-        description=DESCRIPTIONS[t], owners=["team:data-engineering"],
+        key=["staging", t],
+        group_name="staging",
+        deps=[["landing", "manifest"]],
+        kinds={"duckdb", "polars"},
+        description=DESCRIPTIONS[t],
+        owners=["team:data-engineering"],
     )
     for t in STAGING_TABLES
 ] + [
     dg.AssetSpec(
-        key=["quarantine", "rows"], group_name="staging", deps=[["landing", "manifest"]], kinds={"duckdb"},
-        description=DESCRIPTIONS["quarantine/rows"], owners=["team:data-engineering"],
+        key=["quarantine", "rows"],
+        group_name="staging",
+        deps=[["landing", "manifest"]],
+        kinds={"duckdb"},
+        description=DESCRIPTIONS["quarantine/rows"],
+        owners=["team:data-engineering"],
     )
 ]
 
@@ -59,26 +74,34 @@ def staging_tables(context: dg.AssetExecutionContext, settings: SettingsResource
             "SELECT count(*), count(DISTINCT file_sha256) FROM quarantine.rows"
         ).fetchone()
         by_reason = markdown_preview(
-            conn, "SELECT reason_code, count(*) AS n_rows, sum(records) AS records FROM quarantine.rows "
-            "GROUP BY ALL ORDER BY n_rows DESC", limit=20,
+            conn,
+            "SELECT reason_code, count(*) AS n_rows, sum(records) AS records FROM quarantine.rows "
+            "GROUP BY ALL ORDER BY n_rows DESC",
+            limit=20,
         )
         match = markdown_preview(
-            conn, "SELECT source_format, identifiers, members, matched_members, round(match_rate, 3) AS match_rate, "
-            "low_confidence FROM ops.identity_match_rate ORDER BY source_format", limit=20,
+            conn,
+            "SELECT source_format, identifiers, members, matched_members, round(match_rate, 3) AS match_rate, "
+            "low_confidence FROM ops.identity_match_rate ORDER BY source_format",
+            limit=20,
         )
-        previews = {
-            t: markdown_preview(conn, f"SELECT * FROM staging.{t}", limit=5) for t in STAGING_TABLES
-        }
+        previews = {t: markdown_preview(conn, f"SELECT * FROM staging.{t}", limit=5) for t in STAGING_TABLES}
         q_preview = markdown_preview(
-            conn, "SELECT file_name, line_no, reason_code, reason, preview_masked FROM quarantine.rows "
-            "ORDER BY quarantined_at DESC, file_name, line_no", limit=10,
+            conn,
+            "SELECT file_name, line_no, reason_code, reason, preview_masked FROM quarantine.rows "
+            "ORDER BY quarantined_at DESC, file_name, line_no",
+            limit=10,
         )
     common = {
         "files_ingested": report.load.n_files,
         "rebuilt": report.rebuilt,
     }
     for t in STAGING_TABLES:
-        md = {**common, "row_count": int(report.counts.get(t, 0)), "preview": dg.MetadataValue.md(previews[t])}
+        md = {
+            **common,
+            "row_count": int(report.counts.get(t, 0)),
+            "preview": dg.MetadataValue.md(previews[t]),
+        }
         if t == "member_identities":
             md["identity_match_rate"] = dg.MetadataValue.md(match)
         yield dg.MaterializeResult(asset_key=["staging", t], metadata=md)

@@ -16,7 +16,14 @@ BUILD_SQL = Path(__file__).resolve().parent / "build.sql"
 TIMINGS: list = []  # set to [None] to collect (seconds, statement) pairs when profiling
 
 STAGING_TABLES = (
-    "orders", "order_lines", "members", "member_identities", "groups", "group_memberships", "messages", "referrals",
+    "orders",
+    "order_lines",
+    "members",
+    "member_identities",
+    "groups",
+    "group_memberships",
+    "messages",
+    "referrals",
 )
 
 

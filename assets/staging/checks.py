@@ -12,13 +12,17 @@ from assets.staging.asset import STAGING_TABLES  # noqa: E402
 from assets.staging.drift import reconciliation_problems, row_drop_warnings, unknown_status_texts  # noqa: E402
 from pipelines.resources import SettingsResource  # noqa: E402
 
-CONTRACT_TABLES = [(t, ["staging", t]) for t in STAGING_TABLES] + [("quarantine.rows", ["quarantine", "rows"])]
+CONTRACT_TABLES = [(t, ["staging", t]) for t in STAGING_TABLES] + [
+    ("quarantine.rows", ["quarantine", "rows"])
+]
 
 
 @dg.multi_asset_check(
     specs=[
         dg.AssetCheckSpec(
-            name="contract", asset=dg.AssetKey(key), blocking=True,
+            name="contract",
+            asset=dg.AssetKey(key),
+            blocking=True,
             description=f"{t if '.' in t else 'staging.' + t} meets its data contract (data_contracts/canonical): "
             "types, keys, allowed values, ranges — validated with Great Expectations; a break blocks the marts.",
         )
@@ -54,7 +58,10 @@ def staging_contracts(settings: SettingsResource, warehouse: DuckDBResource):
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["quarantine", "rows"]), name="reconciliation", blocking=True, pool="duckdb_writer",
+    asset=dg.AssetKey(["quarantine", "rows"]),
+    name="reconciliation",
+    blocking=True,
+    pool="duckdb_writer",
     description="Every ingested file reconciles: rows in = rows loaded + rows quarantined, and the quarantine table "
     "holds exactly the quarantined records.",
 )
@@ -64,13 +71,19 @@ def reconciliation_check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"files_checked": n_files, "files_not_reconciled": len(bad),
-                  "problems": dg.MetadataValue.md("\n".join(f"- {b}" for b in bad[:20]) or "none")},
+        metadata={
+            "files_checked": n_files,
+            "files_not_reconciled": len(bad),
+            "problems": dg.MetadataValue.md("\n".join(f"- {b}" for b in bad[:20]) or "none"),
+        },
     )
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["staging", "orders"]), name="drift", blocking=False, pool="duckdb_writer",
+    asset=dg.AssetKey(["staging", "orders"]),
+    name="drift",
+    blocking=False,
+    pool="duckdb_writer",
     description="Warns on drift: an order status text no mapping knows, or a source suddenly delivering far fewer "
     "rows per file than before.",
 )
@@ -83,8 +96,11 @@ def orders_drift_check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not lines,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"unknown_statuses": len(unknown), "row_drops": len(drops),
-                  "details": dg.MetadataValue.md("\n".join(lines) or "none")},
+        metadata={
+            "unknown_statuses": len(unknown),
+            "row_drops": len(drops),
+            "details": dg.MetadataValue.md("\n".join(lines) or "none"),
+        },
     )
 
 

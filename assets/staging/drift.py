@@ -52,5 +52,6 @@ def reconciliation_problems(conn: duckdb.DuckDBPyConnection) -> tuple[list[str],
         """
     ).fetchall()
     return [
-        f"{name}: in {i}, loaded {lo}, quarantined {qq} (quarantine table holds {qr})" for name, i, lo, qq, qr in bad
+        f"{name}: in {i}, loaded {lo}, quarantined {qq} (quarantine table holds {qr})"
+        for name, i, lo, qq, qr in bad
     ], int(n)

@@ -25,7 +25,9 @@ def quarantine_scores(conn: duckdb.DuckDBPyConnection, truth_dir: Path) -> dict:
     defects = pl.read_parquet(Path(truth_dir) / "defects.parquet").filter(
         ~pl.col("expected_reason_code").is_in(NOT_QUARANTINED)
     )
-    exp = {(_base(f), ln, c) for f, ln, c in defects.select("file", "line", "expected_reason_code").iter_rows()}
+    exp = {
+        (_base(f), ln, c) for f, ln, c in defects.select("file", "line", "expected_reason_code").iter_rows()
+    }
     got_rows = conn.execute("SELECT file_name, line_no, reason_code FROM quarantine.rows").fetchall()
     got = {(_base(f), ln, c) for f, ln, c in got_rows}
     tp = exp & got
@@ -53,17 +55,21 @@ def identity_scores(conn: duckdb.DuckDBPyConnection, truth_dir: Path, key: bytes
     links = links.filter(pl.col("id_type") != "phone_masked").select("id_type", "value", "person_id").unique()
     hashes = [_hash(t, v, key) for t, v in links.select("id_type", "value").iter_rows()]
     links = links.with_columns(pl.Series("id_hash", hashes, dtype=pl.String))
-    ours = conn.execute(
-        "SELECT DISTINCT id_type, id_hash, member_id FROM staging.member_identities"
-    ).pl()
+    ours = conn.execute("SELECT DISTINCT id_type, id_hash, member_id FROM staging.member_identities").pl()
     j = links.join(ours, on=["id_type", "id_hash"], how="left")
     # an identifier we never saw (or that resolved to several members) is its own singleton prediction
     j = j.unique(subset=["id_type", "id_hash"], keep="first").with_columns(
-        pl.coalesce([pl.col("member_id"), pl.lit("missing:") + pl.col("id_type") + pl.col("id_hash")]).alias("pred")
+        pl.coalesce([pl.col("member_id"), pl.lit("missing:") + pl.col("id_type") + pl.col("id_hash")]).alias(
+            "pred"
+        )
     )
-    true_pairs = int(j.group_by("person_id").len().select((pl.col("len") * (pl.col("len") - 1)) // 2).sum().item())
+    true_pairs = int(
+        j.group_by("person_id").len().select((pl.col("len") * (pl.col("len") - 1)) // 2).sum().item()
+    )
     pred_pairs = int(j.group_by("pred").len().select((pl.col("len") * (pl.col("len") - 1)) // 2).sum().item())
-    tp = int(j.group_by("person_id", "pred").len().select((pl.col("len") * (pl.col("len") - 1)) // 2).sum().item())
+    tp = int(
+        j.group_by("person_id", "pred").len().select((pl.col("len") * (pl.col("len") - 1)) // 2).sum().item()
+    )
     return {
         "identifiers": j.height,
         "found": int(j["member_id"].is_not_null().sum()),

@@ -35,8 +35,17 @@ STATUS_CODES = {
     "unreadable": "bad_encoding",
 }
 INGEST_TABLES = (
-    "orders", "order_lines", "id_keys", "id_edges", "nick_links", "seller_names", "messages", "groups",
-    "group_events", "wecom_members", "referrals",
+    "orders",
+    "order_lines",
+    "id_keys",
+    "id_edges",
+    "nick_links",
+    "seller_names",
+    "messages",
+    "groups",
+    "group_events",
+    "wecom_members",
+    "referrals",
 )
 BATCH_BYTES = 256 * 1024 * 1024  # bound memory: a batch reads at most this much raw text
 
@@ -117,8 +126,10 @@ def _exception_problem(row: dict, exc: Exception, rows_in: int | None = None) ->
         words = msg if msg.startswith(name) else f"{name}: {msg}"
     else:
         code = "contract_violation"
-        words = (f"{name}: could not be read as {row['detected_format']} ({type(exc).__name__}: {exc}); the file is "
-                 "kept in the archive — check that it is an unmodified export")
+        words = (
+            f"{name}: could not be read as {row['detected_format']} ({type(exc).__name__}: {exc}); the file is "
+            "kept in the archive — check that it is an unmodified export"
+        )
     if rows_in is None:
         rows_in = 0 if code in ("empty_file", "binary_file") else physical_data_lines(row["archived_path"])
     return FileLevel(code, words, rows_in)
@@ -139,9 +150,12 @@ def _whole_file_problems(parsed: Parsed, names: dict[str, str]) -> dict[str, Fil
             "bad_encoding": f"line {shown} holds bytes that are neither UTF-8 nor GB18030 text",
             "truncated": f"the file ends in the middle of a record (line {shown}): it was cut off while copying",
         }[code]
-        out[sha] = FileLevel(code, f"{names[sha]}: {what}. Nothing from this file was loaded. Expected: a complete "
-                             "export saved as UTF-8 or GB18030 CSV; export it again and drop it into the inbox.",
-                             parsed.rows_in.get(sha, 0))
+        out[sha] = FileLevel(
+            code,
+            f"{names[sha]}: {what}. Nothing from this file was loaded. Expected: a complete "
+            "export saved as UTF-8 or GB18030 CSV; export it again and drop it into the inbox.",
+            parsed.rows_in.get(sha, 0),
+        )
     return out
 
 
@@ -155,8 +169,14 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> No
         conn.unregister("_df")
 
 
-def write_batch(conn: duckdb.DuckDBPyConnection, rows: list[dict], fmt: str | None, parsed: Parsed | None,
-                file_level: dict[str, FileLevel], now: datetime) -> list[FileResult]:
+def write_batch(
+    conn: duckdb.DuckDBPyConnection,
+    rows: list[dict],
+    fmt: str | None,
+    parsed: Parsed | None,
+    file_level: dict[str, FileLevel],
+    now: datetime,
+) -> list[FileResult]:
     """Write one batch in one transaction: ingest rows, quarantine, reconciliation, manifest."""
     names = {r["file_sha256"]: r["file_name"] for r in rows}
     parsed = parsed or Parsed()
@@ -179,7 +199,8 @@ def write_batch(conn: duckdb.DuckDBPyConnection, rows: list[dict], fmt: str | No
         if q.height:
             qq = q.with_columns(
                 pl.col(FILE).replace_strict(names, return_dtype=pl.String).alias("file_name"),
-                pl.lit(fmt, pl.String).alias("source_format"), pl.lit(now).alias("quarantined_at"),
+                pl.lit(fmt, pl.String).alias("source_format"),
+                pl.lit(now).alias("quarantined_at"),
             ).rename({FILE: "file_sha256"})
             conn.register("_q", qq)
             conn.execute(
@@ -201,18 +222,51 @@ def write_batch(conn: duckdb.DuckDBPyConnection, rows: list[dict], fmt: str | No
             loaded = rows_in - nq
             recon.append((sha, r["file_name"], fmt, rows_in, loaded, nq, loaded >= 0, now))
             manifest.append((now, rows_in, lo, hi, sha))
-            results.append(FileResult(sha, r["file_name"], fmt, rows_in, loaded, nq,
-                                      file_level[sha].words if sha in file_level else None))
+            results.append(
+                FileResult(
+                    sha,
+                    r["file_name"],
+                    fmt,
+                    rows_in,
+                    loaded,
+                    nq,
+                    file_level[sha].words if sha in file_level else None,
+                )
+            )
         # set-based, not executemany: one statement per batch however many files it holds
-        conn.register("_rec", pl.DataFrame(recon, schema={
-            "file_sha256": pl.String, "file_name": pl.String, "source_format": pl.String, "rows_in": pl.Int64,
-            "rows_loaded": pl.Int64, "rows_quarantined": pl.Int64, "reconciled": pl.Boolean,
-            "checked_at": pl.Datetime("us", "UTC")}, orient="row"))
+        conn.register(
+            "_rec",
+            pl.DataFrame(
+                recon,
+                schema={
+                    "file_sha256": pl.String,
+                    "file_name": pl.String,
+                    "source_format": pl.String,
+                    "rows_in": pl.Int64,
+                    "rows_loaded": pl.Int64,
+                    "rows_quarantined": pl.Int64,
+                    "reconciled": pl.Boolean,
+                    "checked_at": pl.Datetime("us", "UTC"),
+                },
+                orient="row",
+            ),
+        )
         conn.execute("INSERT OR REPLACE INTO ops.reconciliation SELECT * FROM _rec")
         conn.unregister("_rec")
-        conn.register("_man", pl.DataFrame(manifest, schema={
-            "ingested_at": pl.Datetime("us", "UTC"), "row_count": pl.Int64, "first_ts": pl.Datetime("us", "UTC"),
-            "last_ts": pl.Datetime("us", "UTC"), "sha": pl.String}, orient="row"))
+        conn.register(
+            "_man",
+            pl.DataFrame(
+                manifest,
+                schema={
+                    "ingested_at": pl.Datetime("us", "UTC"),
+                    "row_count": pl.Int64,
+                    "first_ts": pl.Datetime("us", "UTC"),
+                    "last_ts": pl.Datetime("us", "UTC"),
+                    "sha": pl.String,
+                },
+                orient="row",
+            ),
+        )
         conn.execute(
             "UPDATE landing.manifest SET ingested_at = _man.ingested_at, row_count = _man.row_count, "
             "first_ts = _man.first_ts, last_ts = _man.last_ts FROM _man WHERE landing.manifest.file_sha256 = _man.sha"
@@ -261,13 +315,17 @@ def _parse(fmt: str, rs: list[dict], settings: Settings) -> tuple[Parsed | None,
     ctx = BatchContext(fmt, [_source(r) for r in rs], settings.source_timezone(fmt), settings.hmac_key)
     parsed, failed = parse_batch(ctx)
     by_sha = {r["file_sha256"]: r for r in rs}
-    file_level = {sha: _exception_problem(by_sha[sha], exc, 0 if exc.reason_code == "empty_file" else None)
-                  for sha, exc in failed.items()}
+    file_level = {
+        sha: _exception_problem(by_sha[sha], exc, 0 if exc.reason_code == "empty_file" else None)
+        for sha, exc in failed.items()
+    }
     file_level.update(_whole_file_problems(parsed, {r["file_sha256"]: r["file_name"] for r in rs}))
     return parsed, file_level
 
 
-def load_pending(conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None) -> LoadReport:
+def load_pending(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None
+) -> LoadReport:
     now = now or datetime.now(UTC)
     report = LoadReport()
     unreadable, batches = plan_batches(pending_files(conn))
@@ -281,7 +339,9 @@ def load_pending(conn: duckdb.DuckDBPyConnection, settings: Settings, now: datet
             continue
         except FileUnreadable as exc:
             if len(rs) == 1:
-                report.files += write_batch(conn, rs, fmt, None, {rs[0]["file_sha256"]: _exception_problem(rs[0], exc)}, now)
+                report.files += write_batch(
+                    conn, rs, fmt, None, {rs[0]["file_sha256"]: _exception_problem(rs[0], exc)}, now
+                )
                 continue
         except Exception:  # noqa: BLE001 - isolate the broken file below
             log.exception("batch of %d %s files failed; retrying file by file", len(rs), fmt)
@@ -292,5 +352,7 @@ def load_pending(conn: duckdb.DuckDBPyConnection, settings: Settings, now: datet
             except Exception as exc:  # noqa: BLE001
                 if not isinstance(exc, FileUnreadable):
                     log.exception("reading %s failed", r["file_name"])
-                report.files += write_batch(conn, [r], fmt, None, {r["file_sha256"]: _exception_problem(r, exc)}, now)
+                report.files += write_batch(
+                    conn, [r], fmt, None, {r["file_sha256"]: _exception_problem(r, exc)}, now
+                )
     return report

@@ -19,11 +19,17 @@ class StagingReport:
     rebuilt: bool = False
 
 
-def run_staging(conn: duckdb.DuckDBPyConnection, settings: Settings, force_rebuild: bool = False) -> StagingReport:
+def run_staging(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, force_rebuild: bool = False
+) -> StagingReport:
     apply_schema(conn)
     load = load_pending(conn, settings)
     rebuilt = False
-    if load.n_files or force_rebuild or not conn.execute("SELECT count(*) FROM staging.members").fetchone()[0]:
+    if (
+        load.n_files
+        or force_rebuild
+        or not conn.execute("SELECT count(*) FROM staging.members").fetchone()[0]
+    ):
         counts = rebuild_staging(conn)
         rebuilt = True
     else:

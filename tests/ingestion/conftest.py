@@ -49,7 +49,9 @@ class Home:
         return self.conn.execute(sql, params or []).fetchone()[0]
 
     def quarantine(self) -> list[tuple]:
-        return self.q("SELECT file_name, line_no, reason_code FROM quarantine.rows ORDER BY file_name, line_no")
+        return self.q(
+            "SELECT file_name, line_no, reason_code FROM quarantine.rows ORDER BY file_name, line_no"
+        )
 
 
 @pytest.fixture

@@ -16,12 +16,19 @@ def _member_of(home, id_type, raw):
 def test_youzan_orders_bom_tab_masked_refund(home):
     home.drop_fixture("youzan_orders_bom.csv")
     home.run()
-    rows = home.q("SELECT source_order_no, status, is_paid, created_at, paid_amount, refund_status, refund_amount, "
-                  "net_amount, is_leader_order, status_raw FROM staging.orders ORDER BY source_order_no")
+    rows = home.q(
+        "SELECT source_order_no, status, is_paid, created_at, paid_amount, refund_status, refund_amount, "
+        "net_amount, is_leader_order, status_raw FROM staging.orders ORDER BY source_order_no"
+    )
     assert len(rows) == 3
     o1, o2, o3 = rows
-    assert o1[:5] == ("E20241004114200000000001", "completed", True, datetime(2024, 10, 4, 3, 42, tzinfo=UTC),
-                      Decimal("97.90"))
+    assert o1[:5] == (
+        "E20241004114200000000001",
+        "completed",
+        True,
+        datetime(2024, 10, 4, 3, 42, tzinfo=UTC),
+        Decimal("97.90"),
+    )
     assert o1[8] is True  # 社群接龙订单 / 团长订单 是
     # unpaid closed order, masked phone, `2024/10/5 9:00` date → no buyer key, not paid
     assert o2[1:4] == ("closed", False, datetime(2024, 10, 5, 1, 0, tzinfo=UTC))
@@ -49,46 +56,78 @@ def test_youzan_order_lines_and_customers_binding(home):
     home.drop_fixture("youzan_order_lines.csv")
     home.drop_fixture("youzan_customers_12345678.csv")
     home.run()
-    lines = home.q("SELECT order_id, line_no, quantity, line_amount, refund_status FROM staging.order_lines "
-                   "ORDER BY order_id")
-    assert lines == [("youzan:E20241004114200000000001", 1, 1, Decimal("89.90"), "none"),
-                     ("youzan:E20241006100000000000003", 1, 2, Decimal("120.00"), "full")]
+    lines = home.q(
+        "SELECT order_id, line_no, quantity, line_amount, refund_status FROM staging.order_lines "
+        "ORDER BY order_id"
+    )
+    assert lines == [
+        ("youzan:E20241004114200000000001", 1, 1, Decimal("89.90"), "none"),
+        ("youzan:E20241006100000000000003", 1, 2, Decimal("120.00"), "full"),
+    ]
     # customers export: trailing comma header, Excel serial 成为客户时间, 分销员 binding → referral to the seller
     buyer = _member_of(home, "phone", "13800001111")
     seller = _member_of(home, "phone", "13900002222")
     assert home.q("SELECT referrer_member_id, referee_member_id, channel FROM staging.referrals") == [
-        (seller, buyer, "distributor_binding")]
+        (seller, buyer, "distributor_binding")
+    ]
     six = _member_of(home, "phone", "13700003333")
     assert home.one("SELECT customer_since FROM staging.members WHERE member_id = ?", [six]) == datetime(
-        2024, 10, 5, 4, 0, tzinfo=UTC)
+        2024, 10, 5, 4, 0, tzinfo=UTC
+    )
 
 
 def test_ktt_xlsx_excel_dates_and_refund_column_variant(home):
     home.drop_fixture("ktt_orders.xlsx")
     home.run()
-    rows = home.q("SELECT source_order_no, created_at, paid_amount, refund_amount, status, member_id IS NOT NULL "
-                  "FROM staging.orders ORDER BY 1")
-    assert rows[0] == ("1001", datetime(2024, 10, 4, 3, 42, tzinfo=UTC), Decimal("59.80"), Decimal("0.00"),
-                       "completed", True)
+    rows = home.q(
+        "SELECT source_order_no, created_at, paid_amount, refund_amount, status, member_id IS NOT NULL "
+        "FROM staging.orders ORDER BY 1"
+    )
+    assert rows[0] == (
+        "1001",
+        datetime(2024, 10, 4, 3, 42, tzinfo=UTC),
+        Decimal("59.80"),
+        Decimal("0.00"),
+        "completed",
+        True,
+    )
     # Excel serial 45570.5 → 2024-10-05 12:00 Shanghai; 订单退款 (variant header) read as the refund
-    assert rows[1] == ("1002", datetime(2024, 10, 5, 4, 0, tzinfo=UTC), Decimal("30.00"), Decimal("30.00"),
-                       "refunded", True)
+    assert rows[1] == (
+        "1002",
+        datetime(2024, 10, 5, 4, 0, tzinfo=UTC),
+        Decimal("30.00"),
+        Decimal("30.00"),
+        "refunded",
+        True,
+    )
     # `2024/10/6 9:05`, `——` phone → no buyer key
-    assert rows[2] == ("1003", datetime(2024, 10, 6, 1, 5, tzinfo=UTC), Decimal("25.00"), Decimal("0.00"), "paid",
-                       False)
+    assert rows[2] == (
+        "1003",
+        datetime(2024, 10, 6, 1, 5, tzinfo=UTC),
+        Decimal("25.00"),
+        Decimal("0.00"),
+        "paid",
+        False,
+    )
 
 
 def test_shopify_line_items_and_offsets(home):
     home.drop_fixture("shopify_orders.csv")
     home.run()
-    assert home.q("SELECT source_order_no, paid_amount, refund_status, refund_amount, created_at FROM staging.orders "
-                  "ORDER BY 1") == [
+    assert home.q(
+        "SELECT source_order_no, paid_amount, refund_status, refund_amount, created_at FROM staging.orders "
+        "ORDER BY 1"
+    ) == [
         ("#1001", Decimal("110.00"), "none", Decimal("0.00"), datetime(2024, 10, 4, 3, 40, tzinfo=UTC)),
         ("#1002", Decimal("50.00"), "partial", Decimal("20.00"), datetime(2024, 10, 5, 0, 59, tzinfo=UTC)),
     ]
-    assert home.q("SELECT order_id, line_no, quantity, unit_price FROM staging.order_lines ORDER BY 1, 2") == [
-        ("shopify:#1001", 1, 1, Decimal("60.00")), ("shopify:#1001", 2, 2, Decimal("20.00")),
-        ("shopify:#1002", 1, 1, Decimal("50.00"))]
+    assert home.q(
+        "SELECT order_id, line_no, quantity, unit_price FROM staging.order_lines ORDER BY 1, 2"
+    ) == [
+        ("shopify:#1001", 1, 1, Decimal("60.00")),
+        ("shopify:#1001", 2, 2, Decimal("20.00")),
+        ("shopify:#1002", 1, 1, Decimal("50.00")),
+    ]
     # +86 phone and e-mail both identify Alice
     assert _member_of(home, "phone", "13800001111") == _member_of(home, "email", "alice@example.com")
 
@@ -97,7 +136,8 @@ def test_canonical_orders_layout(home):
     home.drop_fixture("canonical_orders.csv")
     home.run()
     assert home.q("SELECT order_id, status, paid_amount, created_at FROM staging.orders") == [
-        ("canonical:C-1", "paid", Decimal("30.00"), datetime(2024, 10, 7, 2, 0, tzinfo=UTC))]
+        ("canonical:C-1", "paid", Decimal("30.00"), datetime(2024, 10, 7, 2, 0, tzinfo=UTC))
+    ]
     assert home.one("SELECT seller_member_id FROM staging.orders") == _member_of(home, "phone", "13900002222")
 
 
@@ -110,24 +150,36 @@ def test_wechatmsg_chat_messages_members_referrals(home):
     # owner's nickname carries the phone; a member's remark too
     assert owner == _member_of(home, "phone", "13900002222")
     assert member == _member_of(home, "phone", "13800001111")
-    assert home.q("SELECT group_name, owner_member_id, source FROM staging.groups") == [("桃子团购群", owner, "wechat")]
+    assert home.q("SELECT group_name, owner_member_id, source FROM staging.groups") == [
+        ("桃子团购群", owner, "wechat")
+    ]
     kinds = home.q("SELECT kind, count(*) FROM staging.messages GROUP BY 1 ORDER BY 1")
     assert kinds == [("image", 1), ("recall", 1), ("solitaire", 1), ("system", 3), ("text", 2)]
-    q = home.q("SELECT length, is_question, first_response_seconds, is_owner FROM staging.messages "
-               "WHERE is_question")
+    q = home.q(
+        "SELECT length, is_question, first_response_seconds, is_owner FROM staging.messages WHERE is_question"
+    )
     assert q == [(6, True, 60.0, False)]  # 桃子还有吗？ answered by the owner's image a minute later
-    ms = home.q("SELECT member_id, event, scene, inviter_member_id FROM staging.group_memberships "
-                "ORDER BY event_at, event")
-    assert ms == [(owner, "join", "owner", None), (member, "join", "invite", owner), (lily, "join", "qr", member),
-                  (lily, "leave", "removed", None)]
-    assert sorted(home.q("SELECT referrer_member_id, referee_member_id, channel FROM staging.referrals")) == sorted(
-        [(owner, member, "chat_invite"), (member, lily, "chat_qr")])
+    ms = home.q(
+        "SELECT member_id, event, scene, inviter_member_id FROM staging.group_memberships "
+        "ORDER BY event_at, event"
+    )
+    assert ms == [
+        (owner, "join", "owner", None),
+        (member, "join", "invite", owner),
+        (lily, "join", "qr", member),
+        (lily, "leave", "removed", None),
+    ]
+    assert sorted(
+        home.q("SELECT referrer_member_id, referee_member_id, channel FROM staging.referrals")
+    ) == sorted([(owner, member, "chat_invite"), (member, lily, "chat_qr")])
 
 
 def test_pywxdump_chat(home):
     home.drop_fixture("pywxdump_page1.csv")
     home.run()
-    rows = home.q("SELECT kind, length, is_question, first_response_seconds FROM staging.messages ORDER BY sent_at")
+    rows = home.q(
+        "SELECT kind, length, is_question, first_response_seconds FROM staging.messages ORDER BY sent_at"
+    )
     assert rows == [("text", 4, True, 180.0), ("text", 3, False, None), ("image", 0, False, None)]
 
 
@@ -137,37 +189,65 @@ def test_wecom_archive_and_group_detail(home):
     home.run()
     # the 1:1 message is not group speech; the recall notice is kind recall and flags the recalled weapp card
     assert home.q("SELECT kind, is_recalled FROM staging.messages ORDER BY sent_at") == [
-        ("text", False), ("redpacket", False), ("miniprogram", True), ("recall", False)]
+        ("text", False),
+        ("redpacket", False),
+        ("miniprogram", True),
+        ("recall", False),
+    ]
     staff = _member_of(home, "wecom_internal", "staff_lin")
     owner = _member_of(home, "wecom_internal", "13900002222")
     assert owner == _member_of(home, "phone", "13900002222")  # internal userid = phone
     assert home.one("SELECT is_staff FROM staging.members WHERE member_id = ?", [staff]) is True
-    assert home.one("SELECT bool_and(is_staff) FROM staging.messages WHERE sender_member_id = ?", [staff]) is True
+    assert (
+        home.one("SELECT bool_and(is_staff) FROM staging.messages WHERE sender_member_id = ?", [staff])
+        is True
+    )
     wm1 = _member_of(home, "wecom_external", "wmAbc001")
-    assert wm1 == _member_of(home, "unionid", "oUnion000000000000000000001") == _member_of(home, "phone", "13800001111")
+    assert (
+        wm1
+        == _member_of(home, "unionid", "oUnion000000000000000000001")
+        == _member_of(home, "phone", "13800001111")
+    )
     assert home.q("SELECT owner_member_id, group_name FROM staging.groups") == [(owner, "周末团购群")]
     scenes = dict(home.q("SELECT member_id, scene FROM staging.group_memberships WHERE event = 'join'"))
     assert scenes[wm1] == "qr" and scenes[owner] == "owner"
     assert (owner, wm1, "wecom_invitor") in home.q(
-        "SELECT referrer_member_id, referee_member_id, channel FROM staging.referrals")
+        "SELECT referrer_member_id, referee_member_id, channel FROM staging.referrals"
+    )
 
 
 def test_invite_records_gb18030(home):
     home.drop_fixture("invite_records_gb18030.csv")
     home.run()
     r = home.q("SELECT referrer_member_id, referee_member_id, channel, referred_at FROM staging.referrals")
-    assert r == [(_member_of(home, "phone", "13900002222"), _member_of(home, "platform_buyer", "1000000002"),
-                  "invite_record", datetime(2024, 10, 5, 0, 0, tzinfo=UTC))]
+    assert r == [
+        (
+            _member_of(home, "phone", "13900002222"),
+            _member_of(home, "platform_buyer", "1000000002"),
+            "invite_record",
+            datetime(2024, 10, 5, 0, 0, tzinfo=UTC),
+        )
+    ]
     assert _member_of(home, "platform_buyer", "1000000002") == _member_of(home, "phone", "13700003333")
 
 
 def test_cross_source_identity(home):
-    for f in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl",
-              "groupchat_wrGroup0001.json", "invite_records_gb18030.csv", "ktt_orders.xlsx"):
+    for f in (
+        "youzan_orders_bom.csv",
+        "桃子团购群_12345678901@chatroom.csv",
+        "wecom_archive_20240610.jsonl",
+        "groupchat_wrGroup0001.json",
+        "invite_records_gb18030.csv",
+        "ktt_orders.xlsx",
+    ):
         home.drop_fixture(f)
     home.run()
     buyer = _member_of(home, "phone", "13800001111")
-    assert buyer == _member_of(home, "wxid", "wxid_member0000001") == _member_of(home, "wecom_external", "wmAbc001")
+    assert (
+        buyer
+        == _member_of(home, "wxid", "wxid_member0000001")
+        == _member_of(home, "wecom_external", "wmAbc001")
+    )
     sources = home.one("SELECT sources FROM staging.members WHERE member_id = ?", [buyer])
     assert {"youzan_orders", "wechatmsg_chat", "wecom_group_detail", "ktt_orders"} <= set(sources)
     rates = dict(home.q("SELECT source_format, match_rate FROM ops.identity_match_rate"))

@@ -9,13 +9,27 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _snapshot(home):
-    return {t: home.q(f"SELECT * FROM staging.{t} ORDER BY ALL") for t in
-            ("orders", "order_lines", "members", "member_identities", "groups", "group_memberships", "messages",
-             "referrals")} | {"q": home.q("SELECT file_sha256, line_no, reason_code FROM quarantine.rows ORDER BY ALL")}
+    return {
+        t: home.q(f"SELECT * FROM staging.{t} ORDER BY ALL")
+        for t in (
+            "orders",
+            "order_lines",
+            "members",
+            "member_identities",
+            "groups",
+            "group_memberships",
+            "messages",
+            "referrals",
+        )
+    } | {"q": home.q("SELECT file_sha256, line_no, reason_code FROM quarantine.rows ORDER BY ALL")}
 
 
 def test_rerun_and_redrop_are_no_ops(home):
-    for name in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl"):
+    for name in (
+        "youzan_orders_bom.csv",
+        "桃子团购群_12345678901@chatroom.csv",
+        "wecom_archive_20240610.jsonl",
+    ):
         home.drop_fixture(name)
     home.run()
     before = _snapshot(home)
@@ -47,6 +61,8 @@ def test_later_export_of_the_same_order_wins(home):
     assert home.one("SELECT refund_amount FROM staging.orders WHERE order_id = ?", [oid]) == Decimal("0.00")
     home.drop("2024-10-21/youzan/订单数据.csv", _reexport("20.00"))
     home.run()
-    row = home.q("SELECT refund_status, refund_amount, net_amount FROM staging.orders WHERE order_id = ?", [oid])
+    row = home.q(
+        "SELECT refund_status, refund_amount, net_amount FROM staging.orders WHERE order_id = ?", [oid]
+    )
     assert row == [("partial", Decimal("20.00"), Decimal("77.90"))]
     assert home.one("SELECT count(*) FROM staging.orders") == 3  # replaced, not duplicated

@@ -15,8 +15,19 @@ def _ts(values, tz="Asia/Shanghai"):
 
 
 def test_timestamp_shapes_become_utc():
-    got = _ts(["2024-10-04 11:42:05", "2024/10/4 11:42", "2024/10/4 9:05:03", "45569.4875",
-               "2024-10-04T11:42:00+08:00", "2024-10-04 11:42:00 +0800", "\t2024-10-04 11:42:05", "——", ""])
+    got = _ts(
+        [
+            "2024-10-04 11:42:05",
+            "2024/10/4 11:42",
+            "2024/10/4 9:05:03",
+            "45569.4875",
+            "2024-10-04T11:42:00+08:00",
+            "2024-10-04 11:42:00 +0800",
+            "\t2024-10-04 11:42:05",
+            "——",
+            "",
+        ]
+    )
     assert got[0] == datetime(2024, 10, 4, 3, 42, 5, tzinfo=UTC)
     assert got[1] == datetime(2024, 10, 4, 3, 42, tzinfo=UTC)
     assert got[2] == datetime(2024, 10, 4, 1, 5, 3, tzinfo=UTC)
@@ -58,8 +69,12 @@ def test_int_parser():
 
 
 def test_phone_normalise_and_mask():
-    df = pl.DataFrame({"s": ["\t13800001111", "'13800001111", "+86 138 0000 1111", "134****8175", "0086-13800001111"]})
-    out = df.select(normalise_phone_expr(clean_text("s")).alias("n"), mask_phone_expr(clean_text("s")).alias("m"))
+    df = pl.DataFrame(
+        {"s": ["\t13800001111", "'13800001111", "+86 138 0000 1111", "134****8175", "0086-13800001111"]}
+    )
+    out = df.select(
+        normalise_phone_expr(clean_text("s")).alias("n"), mask_phone_expr(clean_text("s")).alias("m")
+    )
     assert out["n"].to_list() == ["13800001111", "13800001111", "13800001111", None, "13800001111"]
     assert out["m"].to_list()[0] == "138****1111"
     assert out["m"].to_list()[3] == "134****8175"
@@ -68,7 +83,13 @@ def test_phone_normalise_and_mask():
 def test_eager_fast_path_matches_full_parser_on_mixed_shapes():
     from data_contracts.parse import parse_timestamp_series
 
-    values = ["2024-10-04 11:42:05"] * 60 + ["2024/10/4 11:42", "45569.4875", "N/A", None, "2024-10-04T11:42:00+08:00"]
+    values = ["2024-10-04 11:42:05"] * 60 + [
+        "2024/10/4 11:42",
+        "45569.4875",
+        "N/A",
+        None,
+        "2024-10-04T11:42:00+08:00",
+    ]
     s = pl.Series("s", values, dtype=pl.String)
     fast = parse_timestamp_series(s, "Asia/Shanghai").to_list()
     assert fast == _ts(values)

@@ -8,9 +8,19 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures"
 ALL = [p.name for p in FIX.iterdir()]
 
 PHONES = ["13800001111", "13900002222", "13700003333", "13800002222"]
-IDS = ["wxid_owner000000001", "wxid_member0000001", "lily_8823", "wmAbc001", "wmAbc002",
-       "oUnion000000000000000000001", "1000000001", "1000000002", "alice@example.com", "bob@example.com",
-       "staff_lin"]
+IDS = [
+    "wxid_owner000000001",
+    "wxid_member0000001",
+    "lily_8823",
+    "wmAbc001",
+    "wmAbc002",
+    "oUnion000000000000000000001",
+    "1000000001",
+    "1000000002",
+    "alice@example.com",
+    "bob@example.com",
+    "staff_lin",
+]
 NAMES = ["王小花", "张三", "六六", "李团长", "赵六", "Alice Wang", "Bob Li"]
 
 
@@ -25,7 +35,9 @@ def _all_text(home) -> list[str]:
         if schema == "landing" and col in ("file_name", "archived_path"):
             continue  # file names are the brand's own, not personal data
         expr = f'"{col}"' if not dtype.endswith("[]") else f"array_to_string(\"{col}\", ',')"
-        out += [r[0] for r in home.q(f'SELECT DISTINCT {expr} FROM "{schema}"."{table}" WHERE {expr} IS NOT NULL')]
+        out += [
+            r[0] for r in home.q(f'SELECT DISTINCT {expr} FROM "{schema}"."{table}" WHERE {expr} IS NOT NULL')
+        ]
     return out
 
 

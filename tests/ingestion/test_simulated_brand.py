@@ -71,11 +71,14 @@ def test_staging_shapes_match_truth(sim_home):
     truth_groups = pl.read_parquet(s.ground_truth / "groups.parquet")
     assert conn.execute("SELECT count(*) FROM staging.groups").fetchone()[0] == truth_groups.height
     # every group has its owner resolved
-    assert conn.execute("SELECT count(*) FROM staging.groups WHERE owner_member_id IS NULL").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT count(*) FROM staging.groups WHERE owner_member_id IS NULL").fetchone()[0] == 0
+    )
     # no message text anywhere: the messages table has no text column
     cols = [r[0] for r in conn.execute("DESCRIBE staging.messages").fetchall()]
     assert not {"content", "text", "msg", "StrContent"} & set(cols)
     # questions get first responses
     answered = conn.execute(
-        "SELECT avg((first_response_at IS NOT NULL)::INT) FROM staging.messages WHERE is_question").fetchone()[0]
+        "SELECT avg((first_response_at IS NOT NULL)::INT) FROM staging.messages WHERE is_question"
+    ).fetchone()[0]
     assert answered > 0.3

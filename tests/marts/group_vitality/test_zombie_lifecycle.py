@@ -182,3 +182,26 @@ def test_declining_when_4_week_score_falls_30_percent(tmp_path):
     assert f"下降 {pct}%" in alerts[0][2] and f"(-{pct}%)" in alerts[0][3]
     assert "发言成员 1 人" in alerts[0][2]
     conn.close()
+
+
+def test_quiet_small_group_is_not_a_zombie_until_its_silence_is_unusual(tmp_path):
+    """One member speaks about once a month: 21 silent days is normal for this group, not death."""
+    conn = new_db(tmp_path / "q.duckdb")
+    add_group(conn, "q1", "o", "2025-06-02 09:00")
+    membership(conn, "q1", "m", "join", "2025-06-02 09:00")
+    for day in ("2025-06-30", "2025-07-28", "2025-08-25"):  # 3 member messages over 84 days: 1 per 28 days
+        msg(conn, "q1", "m", f"{day} 12:00")
+    msg(conn, "q1", "o", "2025-11-24 10:00", owner=True)  # as-of
+    build_weekly(conn, Thresholds())
+    df = conn.execute("SELECT week_start, lifecycle_state, is_zombie, silence_days, silence_expected_activity, "
+                      "zombie_since FROM marts.group_vitality_weekly ORDER BY week_start").df().set_index("week_start")
+    # week of 2025-09-15: silent 27.5 days, expected 3 × 27.5 / 84.1 ≈ 1.0 < 2 -> dormant
+    w = df.loc[pd.Timestamp("2025-09-15")]
+    assert w.silence_expected_activity == pytest.approx(3 * w.silence_days / (84 + 3 / 24), rel=1e-6)
+    assert (w.lifecycle_state, w.is_zombie) == ("dormant", False)
+    # 2 expected acts after 56 days of silence: from the week ending 2025-10-27 (eval 10-27 00:00: 62.5 days) on
+    first = df[df.is_zombie].index.min()
+    assert first == pd.Timestamp("2025-10-20")
+    assert df.loc[pd.Timestamp("2025-10-13"), "lifecycle_state"] == "dormant"
+    assert df.loc[first, "zombie_since"] == pd.Timestamp("2025-08-25")
+    conn.close()
