@@ -4,9 +4,9 @@ The dashboard never opens the warehouse DuckDB file. Every run of a page reads t
 newly published snapshot shows up without restarting the app) and loads tables through ``st.cache_data`` keyed on
 the snapshot's path and version, so a given version is read from disk once.
 
-Mart schemas are owned by the mart engineers (docs/marts/*.md). ``ALIASES`` maps the few column names that have
-more than one spelling across marts onto the names the pages use; it is the one place to adapt when a mart renames
-a column.
+Mart schemas are owned by the mart engineers (docs/marts/*.md); the pages use the marts' own column names.
+``COLUMNS`` lists what the pages read from each table; a published table without one of them raises
+``SchemaMismatch`` (loudly, never a silently empty chart or a filter that does nothing).
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ QUARANTINE_ROWS = "quarantine.rows"
 IDENTITY_MATCH_RATE = "ops.identity_match_rate"
 CHECK_RESULTS = "ops.check_results"
 STAGING_GROUPS = "staging.groups"
-STAGING_MEMBERS = "staging.members"
 DACS = "marts.dacs"
 GROUP_BRAND_WEEKLY = "marts.group_brand_weekly"
 REFERRAL_GENERATION_GMV = "marts.referral_generation_gmv"
@@ -54,25 +53,78 @@ REFERRAL_ANOMALIES = "marts.referral_anomalies"
 QUARANTINE_SUMMARY = "quarantine.summary"
 QUARANTINE_SAMPLE = "quarantine.rows_sample"
 
-# alias -> name used by the pages, per table ("*" = any table)
-ALIASES: dict[str, dict[str, str]] = {
-    "*": {"week": "week_start", "iso_week": "week_start"},
-    DAC_CONTRIBUTION_WEEKLY: {"dac_member_id": "dac_id", "member_id": "dac_id"},
-    REFERRAL_TREE_STATS: {"root_member_id": "root_dac_id", "root_id": "root_dac_id"},
-    REFERRAL_TREE: {
-        "parent_member_id": "parent_id",
-        "root_member_id": "root_dac_id",
-        "root_id": "root_dac_id",
-    },
-    DAC_ALERTS: {"dac_member_id": "dac_id", "member_id": "dac_id"},
-    GROUP_VITALITY_WEEKLY: {"owner_member_id": "owner_id", "dac_id": "owner_id"},
-    GROUP_ALERTS: {"owner_member_id": "owner_id"},
-    STAGING_GROUPS: {"owner_member_id": "owner_id"},
-    MEMBER_LIFETIME: {"serving_dac_member_id": "serving_dac_id", "home_group": "home_group_id"},
-    MEMBER_LIFECYCLE_WEEKLY: {
-        f"n_{s}": s for s in ("new", "returning", "resurrected", "active", "dormant", "churned")
-    },
+# The columns each page reads, per table: real names of the published marts (docs/marts/*.md). A table that is
+# not in the snapshot is "not available"; a table that is there but lacks one of these columns is a broken
+# contract between a mart and the dashboard and raises SchemaMismatch (tests/dashboards check the hand-made
+# snapshots and the real S snapshot against this list).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    WEEKLY_KPIS: (
+        "week_start", "gmv", "orders", "buyers", "new_members", "active_groups", "zombie_groups", "active_dacs",
+        "new_dacs", "predicted_clv_12m_base", "gmv_attr_group", "gmv_attr_first_touch", "gmv_attr_last_touch",
+    ),
+    MEMBER_LIFETIME: (
+        "member_id", "display_name_masked", "orders", "historic_clv", "p_alive", "predicted_clv_12m", "churn_risk",
+        "churn_band", "rfm_segment", "lifecycle_state", "home_group_id", "serving_dac_id", "role_level",
+        "last_order_at", "expected_next_order_date",
+    ),
+    COHORT_RETENTION: (
+        "cohort_month", "months_since", "cohort_size", "cohort_active", "retention_classic",
+        "cohort_active_or_later", "retention_unbounded",
+    ),
+    MEMBER_LIFECYCLE_WEEKLY: (
+        "week_start", "n_new", "n_returning", "n_resurrected", "n_active", "n_dormant", "n_churned", "buyers", "gmv",
+    ),
+    GROUP_VITALITY_WEEKLY: (
+        "group_id", "week_start", "owner_member_id", "members_end", "joins", "leaves", "messages", "member_messages",
+        "speakers", "speak_rate", "owner_share", "owner_dependence", "member_questions",
+        "median_first_response_minutes", "buyers", "orders", "gmv", "conversion", "score_speak_rate",
+        "score_activity", "score_conversion", "score_growth", "score_response", "vitality_score", "lifecycle_state",
+        "zombie_since",
+    ),
+    GROUP_ALERTS: (
+        "week_start", "group_id", "owner_member_id", "alert_type", "vitality_score", "silence_days", "zombie_since",
+        "members_end", "reason_zh", "reason_en",
+    ),
+    GROUP_SURVIVAL: ("cohort", "t_days", "survival"),
+    DAC_CONTRIBUTION_WEEKLY: (
+        "week_start", "dac_id", "own_gmv", "gmv_group", "gmv_first_touch", "gmv_last_touch", "gmv_attributed_avg",
+        "attributed_orders", "messages_sent", "groups_owned", "members_served", "active_members", "new_referrals",
+        "referee_first_orders", "member_retention", "retention_vs_brand", "promotions", "referral_value",
+        "referral_value_to_date", "own_gmv_to_date", "historic_clv", "predicted_clv_12m", "clv_referral_cell",
+    ),
+    DAC_CONCENTRATION_WEEKLY: ("week_start", "method", "gini", "dacs_for_half_gmv", "top20_share"),
+    DAC_ALERTS: ("week_start", "dac_id", "alert_type", "silent_days", "activity_8w", "reason_zh", "reason_en"),
+    DACS: ("dac_id", "is_l4", "is_group_owner", "dac_since", "groups_owned"),
+    REFERRAL_TREE: ("member_id", "parent_id", "root_dac_id", "generation", "join_date", "joined_at", "is_dac"),
+    REFERRAL_TREE_STATS: (
+        "root_dac_id", "tree_size", "tree_depth", "max_breadth", "structural_virality", "k_factor",
+        "cycle_time_days", "promoted_dacs", "downline_gmv",
+    ),
+    REFERRAL_GENERATION_GMV: ("root_dac_id", "generation", "members", "buyers", "downline_gmv"),
+    REFERRAL_KFACTOR_COHORT: ("cohort_month", "k_factor", "cohort_members", "referees_28d"),
+    REFERRAL_ANOMALIES: ("kind", "member_id", "referrer_member_id", "cycle_length", "edge_dropped", "detail_zh",
+                         "detail_en"),
+    STAGING_GROUPS: ("group_id", "group_name", "owner_member_id"),
+    MANIFEST: (
+        "file_name", "detected_format", "encoding", "row_count", "size_bytes", "first_ts", "last_ts", "status",
+        "problem", "first_seen_at", "seen_count", "ingested_at",
+    ),
+    RECONCILIATION: ("file_name", "rows_in", "rows_quarantined", "reconciled"),
+    QUARANTINE_SUMMARY: ("reason_code", "rows_quarantined"),
+    QUARANTINE_SAMPLE: ("file_name", "source_format", "line_no", "reason_code", "reason", "preview_masked"),
+    IDENTITY_MATCH_RATE: ("source_format", "match_rate"),
+    CLV_MODEL: (
+        "status", "status_reason", "n_customers", "calibration_status", "holdout_predicted_repeat",
+        "holdout_actual_repeat", "holdout_error_pct",
+    ),
+    CLV_CALIBRATION: ("bucket", "bucket_order", "predicted_repeat", "actual_repeat"),
 }
+
+
+class SchemaMismatch(RuntimeError):
+    """A published table lacks a column the dashboard reads: the mart and the dashboard disagree (a bug to fix,
+    never something to hide)."""
+
 
 BRAND_DIRECT = "brand_direct"
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
@@ -107,31 +159,20 @@ def _iso_week_to_monday(s: str) -> date | None:
 
 
 def _normalise(name: str, df: pl.DataFrame) -> pl.DataFrame:
-    renames = {}
-    for alias, canonical in {**ALIASES["*"], **ALIASES.get(name, {})}.items():
-        if alias in df.columns and canonical not in df.columns and canonical not in renames.values():
-            renames[alias] = canonical
-    if renames:
-        df = df.rename(renames)
+    missing = [c for c in COLUMNS.get(name, ()) if c not in df.columns]
+    if missing:
+        raise SchemaMismatch(f"{name} in the serving snapshot has no column(s) {missing}: see docs/marts/ and "
+                             "dashboards/data.py COLUMNS")
     decimals = [c for c, tp in df.schema.items() if isinstance(tp, pl.Decimal)]
     if decimals:  # money is DECIMAL(18,2) in the marts; charts and sums want floats
         df = df.with_columns(pl.col(decimals).cast(pl.Float64))
-    if "week_start" in df.columns:
-        dt = df.schema["week_start"]
-        if dt == pl.String:
-            df = df.with_columns(
-                pl.col("week_start").map_elements(_iso_week_to_monday, return_dtype=pl.Date)
-                if df["week_start"].str.contains("W").any()
-                else pl.col("week_start").str.to_date(strict=False)
-            )
-        elif isinstance(dt, pl.Datetime):
-            df = df.with_columns(pl.col("week_start").dt.date())
     return df
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def table(key: SnapKey, name: str) -> pl.DataFrame | None:
-    """One whole table of the snapshot (normalised column names), or None when it is not published."""
+    """One whole table of the snapshot (money as floats), or None when it is not published. Raises SchemaMismatch
+    when the table lacks a column listed in COLUMNS."""
     p = Path(key.path) / f"{name}.parquet"
     if not p.exists():
         return None
@@ -157,12 +198,9 @@ def weeks(key: SnapKey) -> list[date]:
     found: set[date] = set()
     for name in (WEEKLY_KPIS, GROUP_VITALITY_WEEKLY, DAC_CONTRIBUTION_WEEKLY):
         df = table(key, name)
-        if df is not None and "week_start" in df.columns:
-            activity = [c for c in ("gmv", "orders", "new_members") if c in df.columns]
-            if (
-                name == WEEKLY_KPIS and activity
-            ):  # the KPI table has zero rows for weeks before the data starts
-                df = df.filter(pl.any_horizontal(pl.col(c).fill_null(0) > 0 for c in activity))
+        if df is not None:
+            if name == WEEKLY_KPIS:  # the KPI table has zero rows for weeks before the data starts
+                df = df.filter(pl.any_horizontal(pl.col(c).fill_null(0) > 0 for c in ("gmv", "orders", "new_members")))
             found.update(d for d in df["week_start"].drop_nulls().unique().to_list() if d is not None)
     return sorted(found)
 
@@ -191,11 +229,11 @@ def dac_labels(key: SnapKey) -> dict[str, str]:
     for name, col in (
         (DACS, "dac_id"),
         (DAC_CONTRIBUTION_WEEKLY, "dac_id"),
-        (GROUP_VITALITY_WEEKLY, "owner_id"),
-        (STAGING_GROUPS, "owner_id"),
+        (GROUP_VITALITY_WEEKLY, "owner_member_id"),
+        (STAGING_GROUPS, "owner_member_id"),
     ):
         df = table(key, name)
-        if df is not None and col in df.columns:
+        if df is not None:
             ids.update(x for x in df[col].drop_nulls().unique().to_list() if x and x != BRAND_DIRECT)
     names = masked_names(key, sorted(ids))
     return {i: f"{names.get(i) or '大C'} ({short_id(i)})" for i in sorted(ids)}
@@ -203,36 +241,31 @@ def dac_labels(key: SnapKey) -> dict[str, str]:
 
 def masked_names(key: SnapKey, ids: list[str] | None = None) -> dict[str, str]:
     """member id -> masked display name (``王*``), for the given ids (default: all)."""
-    for name in (MEMBER_LIFETIME, STAGING_MEMBERS):
-        df = table(key, name)
-        if df is not None and "member_id" in df.columns:
-            col = next((c for c in ("display_name_masked", "name_masked") if c in df.columns), None)
-            if col:
-                if ids is not None:
-                    df = df.filter(pl.col("member_id").is_in(ids))
-                return dict(zip(df["member_id"].to_list(), df[col].to_list(), strict=True))
-    return {}
+    df = table(key, MEMBER_LIFETIME)
+    if df is None:
+        return {}
+    if ids is not None:
+        df = df.filter(pl.col("member_id").is_in(ids))
+    return dict(zip(df["member_id"].to_list(), df["display_name_masked"].to_list(), strict=True))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def group_labels(key: SnapKey) -> dict[str, str]:
     """group id -> group name (business names, kept; a person's name inside is masked, see mask_group_name)."""
-    for name in (STAGING_GROUPS, GROUP_VITALITY_WEEKLY):
-        df = table(key, name)
-        if df is not None and "group_id" in df.columns:
-            if "group_name" in df.columns:
-                pairs = df.select("group_id", "group_name").unique(subset="group_id").sort("group_id")
-                return {g: (mask_group_name(n) or g) for g, n in pairs.iter_rows()}
-            return {g: g for g in sorted(df["group_id"].drop_nulls().unique().to_list())}
-    return {}
+    df = table(key, STAGING_GROUPS)
+    if df is not None:
+        pairs = df.select("group_id", "group_name").unique(subset="group_id").sort("group_id")
+        return {g: (mask_group_name(n) or g) for g, n in pairs.iter_rows()}
+    gv = table(key, GROUP_VITALITY_WEEKLY)  # no names published: the ids
+    return {g: g for g in sorted(gv["group_id"].drop_nulls().unique().to_list())} if gv is not None else {}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def groups_of_dac(key: SnapKey, dac_id: str) -> list[str]:
     for name in (STAGING_GROUPS, GROUP_VITALITY_WEEKLY):
         df = table(key, name)
-        if df is not None and {"group_id", "owner_id"} <= set(df.columns):
-            return sorted(df.filter(pl.col("owner_id") == dac_id)["group_id"].unique().to_list())
+        if df is not None:
+            return sorted(df.filter(pl.col("owner_member_id") == dac_id)["group_id"].unique().to_list())
     return []
 
 

@@ -42,7 +42,7 @@ class Ctx:
 
     def in_range(self, df: pl.DataFrame) -> pl.DataFrame:
         """Rows of a weekly table inside the selected week range."""
-        if "week_start" not in df.columns or self.w_from is None:
+        if self.w_from is None:
             return df
         return df.filter(pl.col("week_start").is_between(self.w_from, self.w_to))
 
@@ -99,16 +99,12 @@ def not_available(c: Ctx, what: str) -> None:
     st.info(c.t("not_available", what=what))
 
 
-def require(c: Ctx, name: str, columns: tuple[str, ...] = ()) -> pl.DataFrame | None:
-    """The table if it is in the snapshot with the needed columns; otherwise say so and return None."""
+def require(c: Ctx, name: str) -> pl.DataFrame | None:
+    """The table if it is in the snapshot; otherwise say so and return None. (A table that is there but lacks a
+    column the pages read raises data.SchemaMismatch instead: that is a bug, not missing data.)"""
     df = data.table(c.key, name)
     if df is None:
         not_available(c, name)
-        return None
-    missing = [col for col in columns if col not in df.columns]
-    if missing:
-        not_available(c, f"{name} ({', '.join(missing)})")
-        return None
     return df
 
 

@@ -40,18 +40,15 @@ METHODS = ("gmv_group", "gmv_first_touch", "gmv_last_touch")
 def leaderboard(key: data.SnapKey, w_from, w_to) -> pl.DataFrame | None:
     """Per 大C over the week range: sums of flows, end-of-range stocks; ranked by mean attributed GMV."""
     dcw = data.table(key, data.DAC_CONTRIBUTION_WEEKLY)
-    if dcw is None or not {"dac_id", "week_start"} <= set(dcw.columns):
+    if dcw is None:
         return None
     rng = dcw.filter(pl.col("week_start").is_between(w_from, w_to)) if w_from else dcw
-    sums = [k for k in SUMS if k in rng.columns]
-    lasts = [k for k in LASTS if k in rng.columns]
     board = (
         rng.sort("week_start")
         .group_by("dac_id")
-        .agg(*[pl.col(k).sum() for k in sums], *[pl.col(k).last() for k in lasts])
+        .agg(*[pl.col(k).sum() for k in SUMS], *[pl.col(k).last() for k in LASTS])
     )
-    order = next((k for k in ("gmv_attributed_avg", "gmv_group", "own_gmv") if k in board.columns), "dac_id")
-    board = board.sort([order, "dac_id"], descending=[True, False]).with_row_index("rank", offset=1)
+    board = board.sort(["gmv_attributed_avg", "dac_id"], descending=[True, False]).with_row_index("rank", offset=1)
     labels = data.dac_labels(key)
     return board.with_columns(pl.col("dac_id").replace_strict(labels, default=pl.col("dac_id")).alias("dac"))
 
@@ -73,18 +70,14 @@ def main() -> None:
 def _leaderboard(c: ui.Ctx, board: pl.DataFrame) -> None:
     st.header(c.t("leaderboard", weeks=c.weeks_text))
     shown = board.filter(pl.col("dac_id") == c.dac) if c.dac else board
-    if "clv_referral_cell" in shown.columns:
-        shown = shown.with_columns(
-            pl.col("clv_referral_cell").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String)
-        )
-    cols = ["rank", "dac", *[k for k in (*SUMS, *LASTS) if k in shown.columns]]
-    ui.show_table(c, shown.select(cols), "dac_leaderboard")
+    shown = shown.with_columns(
+        pl.col("clv_referral_cell").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String)
+    )
+    ui.show_table(c, shown.select("rank", "dac", *SUMS, *LASTS), "dac_leaderboard")
 
 
 def _methods(c: ui.Ctx, board: pl.DataFrame) -> None:
-    methods = [m for m in METHODS if m in board.columns]
-    if not methods:
-        return
+    methods = list(METHODS)
     st.subheader(c.t("contribution_by_method"))
     top = board.head(20) if not c.dac else board.filter(pl.col("dac_id") == c.dac)
     long = top.unpivot(index="dac", on=methods, variable_name="method", value_name="gmv").with_columns(
@@ -106,8 +99,6 @@ def _methods(c: ui.Ctx, board: pl.DataFrame) -> None:
 
 def _matrix(c: ui.Ctx, board: pl.DataFrame) -> None:
     x, y = "own_gmv_to_date", "referral_value_to_date"
-    if not {x, y, "clv_referral_cell"} <= set(board.columns):
-        return
     st.subheader(c.t("value_matrix"), help=c.help("clv_referral_cell"))
     pts = board.select("dac", x, y, "clv_referral_cell").with_columns(
         pl.col("clv_referral_cell").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String)
@@ -146,27 +137,25 @@ def _concentration(c: ui.Ctx) -> None:
     if conc is None:
         ui.not_available(c, data.DAC_CONCENTRATION_WEEKLY)
         return
-    if "method" in conc.columns:
-        methods = conc["method"].unique().sort().to_list()
-        default = methods.index("average") if "average" in methods else 0
-        m = st.selectbox(
-            c.t("attribution_method"),
-            methods,
-            index=default,
-            key="conc_method",
-            format_func=lambda v: value_label(v, c.lang),
-        )
-        conc = conc.filter(pl.col("method") == m)
+    methods = conc["method"].unique().sort().to_list()
+    m = st.selectbox(
+        c.t("attribution_method"),
+        methods,
+        index=methods.index("average") if "average" in methods else 0,
+        key="conc_method",
+        format_func=lambda v: value_label(v, c.lang),
+    )
+    conc = conc.filter(pl.col("method") == m)
     rng = ui.week_col(c.in_range(conc).sort("week_start"))
-    keys = [k for k in ("gini", "dacs_for_half_gmv", "top20_share") if k in rng.columns]
+    keys = ["gini", "dacs_for_half_gmv", "top20_share"]
     last = rng.filter(pl.col("week_start") == c.w_to)
-    cols = st.columns(len(keys) or 1)
+    cols = st.columns(len(keys))
     for i, k in enumerate(keys):
         ui.metric_card(c, cols[i], k, last[k][0] if last.height else None)
-    if rng.height and keys:
+    if rng.height:
         long = rng.unpivot(
             index="week",
-            on=[k for k in ("gini", "top20_share") if k in keys],
+            on=["gini", "top20_share"],
             variable_name="metric",
             value_name="value",
         ).with_columns(
@@ -201,19 +190,9 @@ def _alerts(c: ui.Ctx) -> None:
     al = ui.week_col(al.sort("week_start", descending=True)).with_columns(
         pl.col("dac_id").replace_strict(data.dac_labels(c.key), default=pl.col("dac_id")).alias("dac"),
         pl.col("alert_type").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String),
-        pl.col(reason).alias("reason") if reason in al.columns else pl.lit(None, pl.String).alias("reason"),
+        pl.col(reason).alias("reason"),
     )
-    ui.show_table(
-        c,
-        al.select(
-            [
-                x
-                for x in ("week", "dac", "alert_type", "reason", "silent_days", "activity_8w")
-                if x in al.columns
-            ]
-        ),
-        "dac_alerts",
-    )
+    ui.show_table(c, al.select("week", "dac", "alert_type", "reason", "silent_days", "activity_8w"), "dac_alerts")
 
 
 def _drilldown(c: ui.Ctx) -> None:
@@ -225,40 +204,19 @@ def _drilldown(c: ui.Ctx) -> None:
     st.markdown(f"**{c.t('their_groups')}**")
     gv = data.table(c.key, data.GROUP_VITALITY_WEEKLY)
     names = data.group_labels(c.key)
-    if gv is not None and "owner_id" in gv.columns:
-        mine = gv.filter((pl.col("owner_id") == c.dac) & (pl.col("week_start") == c.w_to)).with_columns(
+    if gv is not None:
+        mine = gv.filter((pl.col("owner_member_id") == c.dac) & (pl.col("week_start") == c.w_to)).with_columns(
             pl.col("group_id").replace_strict(names, default=pl.col("group_id")).alias("group")
         )
-        ui.show_table(
-            c,
-            mine.select(
-                [
-                    x
-                    for x in (
-                        "group",
-                        "vitality_score",
-                        "lifecycle_state",
-                        "members_end",
-                        "speakers",
-                        "buyers",
-                        "gmv",
-                    )
-                    if x in mine.columns
-                ]
-            ),
-            "dac_groups",
-        )
+        cols = ("group", "vitality_score", "lifecycle_state", "members_end", "speakers", "buyers", "gmv")
+        ui.show_table(c, mine.select(cols), "dac_groups")
     st.markdown(f"**{c.t('their_members')}**")
     ml = data.table(c.key, data.MEMBER_LIFETIME)
-    if ml is not None and "serving_dac_id" in ml.columns:
-        mine = ml.filter(pl.col("serving_dac_id") == c.dac)
-        if "home_group_id" in mine.columns:
-            mine = mine.with_columns(
-                pl.col("home_group_id").replace_strict(names, default=None).alias("home_group")
-            )
-        cols = [
-            x
-            for x in (
+    if ml is not None:
+        mine = ml.filter(pl.col("serving_dac_id") == c.dac).with_columns(
+            pl.col("home_group_id").replace_strict(names, default=None).alias("home_group")
+        )
+        cols = (
                 "member_id",
                 "display_name_masked",
                 "home_group",
@@ -270,20 +228,10 @@ def _drilldown(c: ui.Ctx) -> None:
                 "churn_risk",
                 "churn_band",
                 "last_order_at",
-            )
-            if x in mine.columns
-        ]
-        ui.show_table(
-            c,
-            mine.sort(
-                "historic_clv" if "historic_clv" in mine.columns else "member_id",
-                descending=True,
-                nulls_last=True,
-            ).select(cols),
-            "dac_members",
         )
+        ui.show_table(c, mine.sort("historic_clv", descending=True, nulls_last=True).select(cols), "dac_members")
     st.markdown(f"**{c.t('their_tree')}**")
     stats = data.table(c.key, data.REFERRAL_TREE_STATS)
-    if stats is not None and "root_dac_id" in stats.columns:
+    if stats is not None:
         ui.show_table(c, stats.filter(pl.col("root_dac_id") == c.dac), "dac_tree_stats", export=False)
     st.markdown(f"[{c.t('page_fission')} →](?{ui.share_query(page='fission')})")

@@ -48,17 +48,17 @@ DETAIL = (
 @st.cache_data(max_entries=64, show_spinner=False)
 def scoped(key: data.SnapKey, dac: str | None, group: str | None) -> pl.DataFrame | None:
     gv = data.table(key, data.GROUP_VITALITY_WEEKLY)
-    if gv is None or "group_id" not in gv.columns:
+    if gv is None:
         return None
-    if dac and "owner_id" in gv.columns:
-        gv = gv.filter(pl.col("owner_id") == dac)
+    if dac:
+        gv = gv.filter(pl.col("owner_member_id") == dac)
     if group:
         gv = gv.filter(pl.col("group_id") == group)
     names, dacs = data.group_labels(key), data.dac_labels(key)
-    gv = gv.with_columns(pl.col("group_id").replace_strict(names, default=pl.col("group_id")).alias("group"))
-    if "owner_id" in gv.columns:
-        gv = gv.with_columns(pl.col("owner_id").replace_strict(dacs, default=None).alias("owner"))
-    return gv
+    return gv.with_columns(
+        pl.col("group_id").replace_strict(names, default=pl.col("group_id")).alias("group"),
+        pl.col("owner_member_id").replace_strict(dacs, default=None).alias("owner"),
+    )
 
 
 def main() -> None:
@@ -77,23 +77,18 @@ def main() -> None:
 def _ranking(c: ui.Ctx, gv: pl.DataFrame) -> None:
     week = gv.filter(pl.col("week_start") == c.w_to)
     st.header(c.t("vitality_ranking", week=data.week_label(c.w_to)))
-    if week.height and "lifecycle_state" in week.columns:
+    if week.height:
         counts = dict(week.group_by("lifecycle_state").len().iter_rows())
         cols = st.columns(5)
         for i, s in enumerate(("new", "active", "declining", "dormant", "zombie")):
             cols[i].metric(
                 value_label(s, c.lang, "group_state"), f"{counts.get(s, 0):,}", help=c.help("lifecycle_state")
             )
-    sort = "vitality_score" if "vitality_score" in week.columns else "group"
-    ranked = week.sort(sort, descending=True, nulls_last=True)
-    if "lifecycle_state" in ranked.columns:
-        ranked = ranked.with_columns(
-            pl.col("lifecycle_state").map_elements(
-                lambda v: value_label(v, c.lang, "group_state"), return_dtype=pl.String
-            )
-        )
-    subs = [s for s in SUB_SCORES if s in ranked.columns]
-    if subs and ranked.height:
+    ranked = week.sort("vitality_score", descending=True, nulls_last=True).with_columns(
+        pl.col("lifecycle_state").map_elements(lambda v: value_label(v, c.lang, "group_state"), return_dtype=pl.String)
+    )
+    subs = list(SUB_SCORES)
+    if ranked.height:
         # one row per group, one cell per sub-score (0–100): shows which component drags a group down
         top = ranked.head(25).unpivot(index="group", on=subs, variable_name="sub", value_name="score")
         top = top.with_columns(pl.col("sub").replace_strict({s: c.label(s) for s in subs}))
@@ -117,7 +112,7 @@ def _ranking(c: ui.Ctx, gv: pl.DataFrame) -> None:
             .encode(text=alt.Text("score:Q", format=".0f")),
             height=max(120, 24 * min(25, ranked.height)),
         )
-    ui.show_table(c, ranked.select([x for x in RANKING if x in ranked.columns]), "group_vitality_ranking")
+    ui.show_table(c, ranked.select(RANKING), "group_vitality_ranking")
 
 
 def _alerts(c: ui.Ctx) -> None:
@@ -127,8 +122,8 @@ def _alerts(c: ui.Ctx) -> None:
         ui.not_available(c, data.GROUP_ALERTS)
         return
     al = c.in_range(al)
-    if c.dac and "owner_id" in al.columns:
-        al = al.filter(pl.col("owner_id") == c.dac)
+    if c.dac:
+        al = al.filter(pl.col("owner_member_id") == c.dac)
     if c.group:
         al = al.filter(pl.col("group_id") == c.group)
     if al.height == 0:
@@ -139,28 +134,10 @@ def _alerts(c: ui.Ctx) -> None:
     al = ui.week_col(al.sort("week_start", descending=True)).with_columns(
         pl.col("group_id").replace_strict(names, default=pl.col("group_id")).alias("group"),
         pl.col("alert_type").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String),
-        pl.col(reason).alias("reason") if reason in al.columns else pl.lit(None, pl.String).alias("reason"),
+        pl.col(reason).alias("reason"),
     )
-    ui.show_table(
-        c,
-        al.select(
-            [
-                x
-                for x in (
-                    "week",
-                    "group",
-                    "alert_type",
-                    "reason",
-                    "vitality_score",
-                    "silence_days",
-                    "zombie_since",
-                    "members_end",
-                )
-                if x in al.columns
-            ]
-        ),
-        "group_alerts",
-    )
+    cols = ("week", "group", "alert_type", "reason", "vitality_score", "silence_days", "zombie_since", "members_end")
+    ui.show_table(c, al.select(cols), "group_alerts")
 
 
 def _drilldown(c: ui.Ctx, gv: pl.DataFrame) -> None:
@@ -175,8 +152,8 @@ def _drilldown(c: ui.Ctx, gv: pl.DataFrame) -> None:
     )
     one = ui.week_col(c.in_range(gv.filter(pl.col("group_id") == gid)).sort("week_start"))
     st.subheader(names.get(gid, gid))
-    lines = [k for k in ("vitality_score", "speakers", "messages", "buyers") if k in one.columns]
-    if one.height and lines:
+    lines = ["vitality_score", "speakers", "messages", "buyers"]
+    if one.height:
         long = one.unpivot(index="week", on=lines, variable_name="metric", value_name="value").with_columns(
             pl.col("metric").replace_strict({k: c.label(k) for k in lines})
         )
@@ -194,14 +171,14 @@ def _drilldown(c: ui.Ctx, gv: pl.DataFrame) -> None:
         )
     ui.show_table(
         c,
-        one.sort("week_start", descending=True).select([x for x in DETAIL if x in one.columns]),
+        one.sort("week_start", descending=True).select(DETAIL),
         "group_weekly_detail",
     )
 
 
 def _survival(c: ui.Ctx) -> None:
     sv = data.table(c.key, data.GROUP_SURVIVAL)
-    if sv is None or not {"cohort", "t_days", "survival"} <= set(sv.columns):
+    if sv is None:
         return
     st.header(c.t("survival"), help=c.help("survival"))
     ui.chart(

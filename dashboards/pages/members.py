@@ -11,7 +11,7 @@ import streamlit as st
 from dashboards import data, ui
 from dashboards.i18n import value_label
 
-LIFECYCLE = ("new", "returning", "resurrected", "active", "dormant", "churned")
+LIFECYCLE = ("new", "returning", "resurrected", "active", "dormant", "churned")  # columns n_<state>
 MEMBER_COLS = (
     "member_id",
     "display_name_masked",
@@ -35,16 +35,16 @@ def scoped_members(key: data.SnapKey, dac: str | None, group: str | None) -> pl.
     df = data.table(key, data.MEMBER_LIFETIME)
     if df is None:
         return None
-    if dac and "serving_dac_id" in df.columns:
+    if dac:
         df = df.filter(pl.col("serving_dac_id") == dac)
-    if group and "home_group_id" in df.columns:
+    if group:
         df = df.filter(pl.col("home_group_id") == group)
     return df
 
 
 def main() -> None:
     c = ui.page_start("members_title")
-    ml = ui.require(c, data.MEMBER_LIFETIME, ("member_id",))
+    ml = ui.require(c, data.MEMBER_LIFETIME)
     if ml is not None:
         m = scoped_members(c.key, c.dac, c.group)
         _summary(c, m)
@@ -67,25 +67,19 @@ def main() -> None:
 def _summary(c: ui.Ctx, m: pl.DataFrame) -> None:
     cols = st.columns(4)
     cols[0].metric(c.t("members_count"), f"{m.height:,}")
-    buyers = m.filter(pl.col("orders") > 0) if "orders" in m.columns else m
+    buyers = m.filter(pl.col("orders") > 0)
     for col, key, how in (
         (cols[1], "historic_clv", "sum"),
         (cols[2], "predicted_clv_12m", "sum"),
         (cols[3], "churn_risk", "mean"),
     ):
-        if key in m.columns:
-            s = buyers[key].drop_nulls()
-            ui.metric_card(c, col, key, (s.mean() if how == "mean" else s.sum()) if s.len() else None)
+        s = buyers[key].drop_nulls()
+        ui.metric_card(c, col, key, (s.mean() if how == "mean" else s.sum()) if s.len() else None)
 
 
 def _segments(c: ui.Ctx, m: pl.DataFrame) -> None:
     st.subheader(c.t("segments"))
-    if "rfm_segment" not in m.columns:
-        ui.not_available(c, "rfm_segment")
-        return
-    agg = [pl.len().alias("members_count")]
-    if "predicted_clv_12m" in m.columns:
-        agg.append(pl.col("predicted_clv_12m").sum())
+    agg = [pl.len().alias("members_count"), pl.col("predicted_clv_12m").sum()]
     seg = (
         m.filter(pl.col("rfm_segment").is_not_null())
         .group_by("rfm_segment")
@@ -117,9 +111,6 @@ def _segments(c: ui.Ctx, m: pl.DataFrame) -> None:
 
 def _roles(c: ui.Ctx, m: pl.DataFrame) -> None:
     st.subheader(c.t("roles"))
-    if "role_level" not in m.columns:
-        ui.not_available(c, "role_level")
-        return
     roles = m.group_by("role_level").agg(pl.len().alias("members_count")).sort("role_level")
     ui.chart(
         alt.Chart(roles.to_pandas())
@@ -137,7 +128,7 @@ def _roles(c: ui.Ctx, m: pl.DataFrame) -> None:
 def binned(key: data.SnapKey, dac: str | None, group: str | None, col: str, bins: int = 30) -> pl.DataFrame:
     """Histogram counts computed here (30 bins, by churn band when known): the browser gets 30 rows, not 100k."""
     m = scoped_members(key, dac, group)
-    by = ["churn_band"] if col == "churn_risk" and "churn_band" in m.columns else []
+    by = ["churn_band"] if col == "churn_risk" else []
     vals = m.select(pl.col(col).cast(pl.Float64), *by).drop_nulls()
     if vals.height == 0:
         return pl.DataFrame()
@@ -157,9 +148,6 @@ def binned(key: data.SnapKey, dac: str | None, group: str | None, col: str, bins
 
 def _histogram(c: ui.Ctx, m: pl.DataFrame, key: str, title: str) -> None:
     st.subheader(c.t(title), help=c.help(key))
-    if key not in m.columns:
-        ui.not_available(c, key)
-        return
     hist = binned(c.key, c.dac, c.group, key)
     if hist.height == 0:
         st.caption(c.t("no_rows"))
@@ -187,7 +175,7 @@ def _histogram(c: ui.Ctx, m: pl.DataFrame, key: str, title: str) -> None:
 
 def _cohorts(c: ui.Ctx) -> None:
     st.header(c.t("cohort_heatmap"))
-    cr = ui.require(c, data.COHORT_RETENTION, ("cohort_month", "months_since", "cohort_size"))
+    cr = ui.require(c, data.COHORT_RETENTION)
     if cr is None:
         return
     a, b = st.columns(2)
@@ -196,14 +184,7 @@ def _cohorts(c: ui.Ctx) -> None:
         c.t("retention_kind"), ["classic", "unbounded"], format_func=c.t, horizontal=True, key="coh_kind"
     )
     rate_col = "retention_classic" if kind == "classic" else "retention_unbounded"
-    abs_col = "active_members" if kind == "classic" else "active_or_later"
-    if rate_col not in cr.columns and abs_col not in cr.columns:
-        ui.not_available(c, f"{data.COHORT_RETENTION} ({rate_col})")
-        return
-    if abs_col not in cr.columns:
-        cr = cr.with_columns((pl.col(rate_col) * pl.col("cohort_size")).round(0).alias(abs_col))
-    if rate_col not in cr.columns:
-        cr = cr.with_columns((pl.col(abs_col) / pl.col("cohort_size")).alias(rate_col))
+    abs_col = "cohort_active" if kind == "classic" else "cohort_active_or_later"
     cr = cr.with_columns(pl.col("cohort_month").cast(pl.String).str.slice(0, 7).alias("cohort"))
     value = rate_col if pct else abs_col
     base = alt.Chart(
@@ -228,14 +209,13 @@ def _cohorts(c: ui.Ctx) -> None:
 
 def _lifecycle(c: ui.Ctx) -> None:
     st.header(c.t("lifecycle_flows"))
-    lw = ui.require(c, data.MEMBER_LIFECYCLE_WEEKLY, ("week_start",))
+    lw = ui.require(c, data.MEMBER_LIFECYCLE_WEEKLY)
     if lw is None:
         return
-    states = [s for s in LIFECYCLE if s in lw.columns]
-    if not states:
-        ui.not_available(c, f"{data.MEMBER_LIFECYCLE_WEEKLY} ({', '.join(LIFECYCLE)})")
-        return
-    rng = ui.week_col(c.in_range(lw).sort("week_start"))
+    states = list(LIFECYCLE)
+    rng = ui.week_col(
+        c.in_range(lw).sort("week_start").rename({f"n_{s}": s for s in states})
+    )
     long = rng.unpivot(
         index="week", on=states, variable_name="state", value_name="members_count"
     ).with_columns(pl.col("state").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String))
@@ -252,33 +232,24 @@ def _lifecycle(c: ui.Ctx) -> None:
         )
     ui.show_table(
         c,
-        rng.select("week", *states, *[x for x in ("buyers", "gmv") if x in rng.columns]).sort(
-            "week", descending=True
-        ),
+        rng.select("week", *states, "buyers", "gmv")
+        .sort("week", descending=True)
+        .rename({s: value_label(s, c.lang) for s in states}),
         "member_lifecycle_weekly",
     )
 
 
 def _at_risk(c: ui.Ctx, m: pl.DataFrame) -> None:
     st.header(c.t("at_risk"))
-    if "churn_band" not in m.columns:
-        ui.not_available(c, "churn_band")
-        return
     risky = m.filter(pl.col("churn_band") == "high")
     if not c.dac:
         st.info(c.t("dac_first"))
-        if "serving_dac_id" not in risky.columns:
-            return
         labels = data.dac_labels(c.key)
         by_dac = (
             risky.group_by("serving_dac_id")
             .agg(
                 pl.len().alias("members_count"),
-                *(
-                    [pl.col("predicted_clv_12m").sum().alias("value_at_risk")]
-                    if "predicted_clv_12m" in risky.columns
-                    else []
-                ),
+                pl.col("predicted_clv_12m").sum().alias("value_at_risk"),
             )
             .sort("members_count", descending=True)
             .with_columns(
@@ -297,10 +268,9 @@ def _at_risk(c: ui.Ctx, m: pl.DataFrame) -> None:
         )
         return
     groups = data.group_labels(c.key)
-    if "home_group_id" in risky.columns:
-        risky = risky.with_columns(
-            pl.col("home_group_id").replace_strict(groups, default=None).alias("home_group")
-        )
-    sort_col = "predicted_clv_12m" if "predicted_clv_12m" in risky.columns else "churn_risk"
-    cols = [x for x in MEMBER_COLS if x in risky.columns]
-    ui.show_table(c, risky.sort(sort_col, descending=True, nulls_last=True).select(cols), "members_at_risk")
+    risky = risky.with_columns(pl.col("home_group_id").replace_strict(groups, default=None).alias("home_group"))
+    ui.show_table(
+        c,
+        risky.sort("predicted_clv_12m", descending=True, nulls_last=True).select(MEMBER_COLS),
+        "members_at_risk",
+    )

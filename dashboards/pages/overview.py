@@ -29,7 +29,6 @@ GROUP_CARDS = ("gmv", "buyers", "members_end", "speakers", "vitality_score", "co
 
 def _cards(c: ui.Ctx, rows: pl.DataFrame, keys: tuple[str, ...]) -> None:
     """One card per metric: value in the range's last week, delta vs the week before."""
-    keys = tuple(k for k in keys if k in rows.columns)
     this = rows.filter(pl.col("week_start") == c.w_to)
     prev = rows.filter(pl.col("week_start") == data.previous_week(c.w_to))
     cols = st.columns(min(len(keys), 5) or 1)
@@ -47,28 +46,27 @@ def _agg(s: pl.Series, how: str):
 
 def main() -> None:
     c = ui.page_start("overview_title")
-    kpis = ui.require(c, data.WEEKLY_KPIS, ("week_start",))
+    kpis = ui.require(c, data.WEEKLY_KPIS)
     if kpis is not None and c.w_to is not None:
         st.caption(c.t("week_of", week=data.week_label(c.w_to)))
         _cards(c, kpis, KPIS)
 
     if c.dac:
         dcw = data.table(c.key, data.DAC_CONTRIBUTION_WEEKLY)
-        if dcw is not None and "dac_id" in dcw.columns:
+        if dcw is not None:
             st.subheader(data.dac_labels(c.key).get(c.dac, c.dac))
             _cards(c, dcw.filter(pl.col("dac_id") == c.dac), DAC_CARDS)
     if c.group:
         gv = data.table(c.key, data.GROUP_VITALITY_WEEKLY)
-        if gv is not None and "group_id" in gv.columns:
+        if gv is not None:
             st.subheader(data.group_labels(c.key).get(c.group, c.group))
             _cards(c, gv.filter(pl.col("group_id") == c.group), GROUP_CARDS)
 
     st.header(c.t("trend"))
     if kpis is not None:
         rng = ui.week_col(c.in_range(kpis).sort("week_start"))
-        present = [k for k in KPIS if k in rng.columns]
-        if present and rng.height:
-            pick = st.selectbox(c.t("metric"), present, format_func=c.label, key="ov_trend_metric")
+        if rng.height:
+            pick = st.selectbox(c.t("metric"), KPIS, format_func=c.label, key="ov_trend_metric")
             ui.chart(
                 alt.Chart(rng.select("week", pick).to_pandas())
                 .mark_line(point=True)
@@ -88,7 +86,7 @@ def main() -> None:
         ui.show_table(
             c,
             ui.week_col(c.in_range(kpis).sort("week_start", descending=True)).select(
-                ["week", *[k for k in KPIS if k in kpis.columns]]
+                ["week", *KPIS]
             ),
             "weekly_kpis",
         )
@@ -99,15 +97,15 @@ def _attribution(c: ui.Ctx, kpis: pl.DataFrame | None) -> None:
     if c.dac:
         src = data.table(c.key, data.DAC_CONTRIBUTION_WEEKLY)
         cols = {m: m for m, _ in METHODS}
-        if src is not None and "dac_id" in src.columns:
+        if src is not None:
             src = src.filter(pl.col("dac_id") == c.dac)
         total = None
     else:
         src = kpis
         cols = {m: "gmv_attr_" + m.removeprefix("gmv_") for m, _ in METHODS}
-        total = float(c.in_range(kpis)["gmv"].sum()) if kpis is not None and "gmv" in kpis.columns else None
-    if src is None or any(v not in src.columns for v in cols.values()):
-        ui.not_available(c, f"{data.DAC_CONTRIBUTION_WEEKLY if c.dac else data.WEEKLY_KPIS} (gmv_attr_*)")
+        total = float(c.in_range(kpis)["gmv"].sum()) if kpis is not None else None
+    if src is None:
+        ui.not_available(c, data.DAC_CONTRIBUTION_WEEKLY if c.dac else data.WEEKLY_KPIS)
         return
     per_week = c.in_range(src).group_by("week_start").agg(pl.col(v).sum().alias(m) for m, v in cols.items())
     rows = []
