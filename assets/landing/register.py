@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,12 +49,23 @@ def hash_and_count(path: Path) -> tuple[str, int, int]:
     return h.hexdigest(), size, lines
 
 
+_COPY_SUFFIX = re.compile(r"(?: \(\d+\)| - (?:副本|copy)(?: \(\d+\))?)(?=\.[^.]*$|$)", re.IGNORECASE)
+
+
+def _original_first(name: str) -> tuple[str, bool, str]:
+    """Sort key: ``订单数据.csv`` before its copies ``订单数据 (1).csv`` / ``订单数据 - 副本.csv``, so a byte-identical copy
+    is the one recognised as the duplicate and the manifest keeps the original name."""
+    base = _COPY_SUFFIX.sub("", name)
+    return (base, base != name, name)
+
+
 def inbox_files(inbox: Path) -> list[Path]:
-    """Every regular file under the inbox, in a stable order; hidden and partial (``.part``/``.tmp``) files skipped."""
+    """Every regular file under the inbox, in a stable order (originals before their copies); hidden and partial
+    (``.part``/``.tmp``) files skipped."""
     out = []
     for root, dirs, files in os.walk(inbox):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
+        for name in sorted(files, key=_original_first):
             if name.startswith(".") or name.endswith((".part", ".tmp", ".crdownload")):
                 continue
             out.append(Path(root) / name)

@@ -82,7 +82,7 @@ def test_unknown_empty_binary_reported_by_name_without_stopping(conn, xhome):
     (xhome.inbox / "empty.csv").write_bytes(b"")
     (xhome.inbox / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(200))
     (xhome.inbox / "random.csv").write_text("foo,bar,baz\n1,2,3\n", encoding="utf-8")
-    (xhome.inbox / "latin1.csv").write_bytes("name\n".encode() + bytes([0xFF, 0xFE, 0xFA, 0x80, 0x81]) * 3)
+    (xhome.inbox / "latin1.csv").write_bytes(b"name\n" + bytes([0xFF, 0xFE, 0xFA, 0x80, 0x81]) * 3)
     (xhome.inbox / "good.csv").write_bytes((CHAT_HEADER + "\n").encode("utf-8"))
 
     report = register_inbox(conn, xhome.inbox, xhome.archive)
@@ -111,3 +111,12 @@ def test_gb18030_and_wecom_jsonl_detected(conn, xhome):
     rows = {r[0]: r for r in _manifest(conn)}
     assert rows["ktt.csv"][1:4] == ("ktt_orders", "gb18030", 1)
     assert rows["wecom.jsonl"][1:4] == ("wecom_archive", "utf-8", 2)
+
+
+def test_copy_in_same_batch_keeps_the_original_name(conn, xhome):
+    data = (CHAT_HEADER + "\n").encode("utf-8")
+    for name in ("订单数据 (1).csv", "订单数据 - 副本.csv", "订单数据.csv"):
+        (xhome.inbox / name).write_bytes(data)
+    report = register_inbox(conn, xhome.inbox, xhome.archive)
+    assert [r["file_name"] for r in report.new_files] == ["订单数据.csv"]
+    assert sorted(report.duplicates) == ["订单数据 (1).csv", "订单数据 - 副本.csv"]
