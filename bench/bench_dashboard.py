@@ -225,11 +225,11 @@ def synthetic_tables(
                 "cohort_month": c,
                 "months_since": k,
                 "cohort_size": 1000,
-                "active_members": 1000 // (k + 1),
+                "cohort_active": 1000 // (k + 1),
                 "retention_classic": 1 / (k + 1),
-                "active_or_later": 1000 // (k + 1),
+                "cohort_active_or_later": 1000 // (k + 1),
                 "retention_unbounded": 1 / (k + 1),
-                "revenue": 1e4 / (k + 1),
+                "cohort_revenue": 1e4 / (k + 1),
             }
             for i, c in enumerate(months)
             for k in range(12 - i)
@@ -239,7 +239,7 @@ def synthetic_tables(
         {
             "week_start": wk,
             **{
-                s: rng.integers(0, 5000, weeks)
+                f"n_{s}": rng.integers(0, 5000, weeks)
                 for s in ("new", "returning", "resurrected", "active", "dormant", "churned")
             },
         }

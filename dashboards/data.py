@@ -41,9 +41,11 @@ REFERRAL_TREE = "marts.referral_tree"
 REFERRAL_TREE_STATS = "marts.referral_tree_stats"
 MANIFEST = "landing.manifest"
 RECONCILIATION = "ops.reconciliation"
-QUARANTINE_ROWS = "quarantine.rows"
 IDENTITY_MATCH_RATE = "ops.identity_match_rate"
-CHECK_RESULTS = "ops.check_results"
+# latest result of every asset check (asset, check_name, passed, severity[, partition]; the contract of
+# assets/reports/checks.py) — not published by the pipeline yet, so the page says "not available"
+CHECK_STATUS = "ops.check_status"
+ALERT_LOG = "ops.alert_log"
 STAGING_GROUPS = "staging.groups"
 DACS = "marts.dacs"
 GROUP_BRAND_WEEKLY = "marts.group_brand_weekly"
@@ -59,65 +61,195 @@ QUARANTINE_SAMPLE = "quarantine.rows_sample"
 # snapshots and the real S snapshot against this list).
 COLUMNS: dict[str, tuple[str, ...]] = {
     WEEKLY_KPIS: (
-        "week_start", "gmv", "orders", "buyers", "new_members", "active_groups", "zombie_groups", "active_dacs",
-        "new_dacs", "predicted_clv_12m_base", "gmv_attr_group", "gmv_attr_first_touch", "gmv_attr_last_touch",
+        "week_start",
+        "gmv",
+        "orders",
+        "buyers",
+        "new_members",
+        "active_groups",
+        "zombie_groups",
+        "active_dacs",
+        "new_dacs",
+        "predicted_clv_12m_base",
+        "gmv_attr_group",
+        "gmv_attr_first_touch",
+        "gmv_attr_last_touch",
     ),
     MEMBER_LIFETIME: (
-        "member_id", "display_name_masked", "orders", "historic_clv", "p_alive", "predicted_clv_12m", "churn_risk",
-        "churn_band", "rfm_segment", "lifecycle_state", "home_group_id", "serving_dac_id", "role_level",
-        "last_order_at", "expected_next_order_date",
+        "member_id",
+        "display_name_masked",
+        "orders",
+        "historic_clv",
+        "p_alive",
+        "predicted_clv_12m",
+        "churn_risk",
+        "churn_band",
+        "rfm_segment",
+        "lifecycle_state",
+        "home_group_id",
+        "serving_dac_id",
+        "role_level",
+        "last_order_at",
+        "expected_next_order_date",
     ),
     COHORT_RETENTION: (
-        "cohort_month", "months_since", "cohort_size", "cohort_active", "retention_classic",
-        "cohort_active_or_later", "retention_unbounded",
+        "cohort_month",
+        "months_since",
+        "cohort_size",
+        "cohort_active",
+        "retention_classic",
+        "cohort_active_or_later",
+        "retention_unbounded",
     ),
     MEMBER_LIFECYCLE_WEEKLY: (
-        "week_start", "n_new", "n_returning", "n_resurrected", "n_active", "n_dormant", "n_churned", "buyers", "gmv",
+        "week_start",
+        "n_new",
+        "n_returning",
+        "n_resurrected",
+        "n_active",
+        "n_dormant",
+        "n_churned",
+        "buyers",
+        "gmv",
     ),
     GROUP_VITALITY_WEEKLY: (
-        "group_id", "week_start", "owner_member_id", "members_end", "joins", "leaves", "messages", "member_messages",
-        "speakers", "speak_rate", "owner_share", "owner_dependence", "member_questions",
-        "median_first_response_minutes", "buyers", "orders", "gmv", "conversion", "score_speak_rate",
-        "score_activity", "score_conversion", "score_growth", "score_response", "vitality_score", "lifecycle_state",
+        "group_id",
+        "week_start",
+        "owner_member_id",
+        "members_end",
+        "joins",
+        "leaves",
+        "messages",
+        "member_messages",
+        "speakers",
+        "speak_rate",
+        "owner_share",
+        "owner_dependence",
+        "member_questions",
+        "median_first_response_minutes",
+        "buyers",
+        "orders",
+        "gmv",
+        "conversion",
+        "score_speak_rate",
+        "score_activity",
+        "score_conversion",
+        "score_growth",
+        "score_response",
+        "vitality_score",
+        "lifecycle_state",
         "zombie_since",
     ),
     GROUP_ALERTS: (
-        "week_start", "group_id", "owner_member_id", "alert_type", "vitality_score", "silence_days", "zombie_since",
-        "members_end", "reason_zh", "reason_en",
+        "week_start",
+        "group_id",
+        "owner_member_id",
+        "alert_type",
+        "vitality_score",
+        "silence_days",
+        "zombie_since",
+        "members_end",
+        "reason_zh",
+        "reason_en",
     ),
     GROUP_SURVIVAL: ("cohort", "t_days", "survival"),
     DAC_CONTRIBUTION_WEEKLY: (
-        "week_start", "dac_id", "own_gmv", "gmv_group", "gmv_first_touch", "gmv_last_touch", "gmv_attributed_avg",
-        "attributed_orders", "messages_sent", "groups_owned", "members_served", "active_members", "new_referrals",
-        "referee_first_orders", "member_retention", "retention_vs_brand", "promotions", "referral_value",
-        "referral_value_to_date", "own_gmv_to_date", "historic_clv", "predicted_clv_12m", "clv_referral_cell",
+        "week_start",
+        "dac_id",
+        "own_gmv",
+        "gmv_group",
+        "gmv_first_touch",
+        "gmv_last_touch",
+        "gmv_attributed_avg",
+        "attributed_orders",
+        "messages_sent",
+        "groups_owned",
+        "members_served",
+        "active_members",
+        "new_referrals",
+        "referee_first_orders",
+        "member_retention",
+        "retention_vs_brand",
+        "promotions",
+        "referral_value",
+        "referral_value_to_date",
+        "own_gmv_to_date",
+        "historic_clv",
+        "predicted_clv_12m",
+        "clv_referral_cell",
     ),
     DAC_CONCENTRATION_WEEKLY: ("week_start", "method", "gini", "dacs_for_half_gmv", "top20_share"),
-    DAC_ALERTS: ("week_start", "dac_id", "alert_type", "silent_days", "activity_8w", "reason_zh", "reason_en"),
+    DAC_ALERTS: (
+        "week_start",
+        "dac_id",
+        "alert_type",
+        "silent_days",
+        "activity_8w",
+        "reason_zh",
+        "reason_en",
+    ),
     DACS: ("dac_id", "is_l4", "is_group_owner", "dac_since", "groups_owned"),
-    REFERRAL_TREE: ("member_id", "parent_id", "root_dac_id", "generation", "join_date", "joined_at", "is_dac"),
+    REFERRAL_TREE: (
+        "member_id",
+        "parent_id",
+        "root_dac_id",
+        "generation",
+        "join_date",
+        "joined_at",
+        "is_dac",
+    ),
     REFERRAL_TREE_STATS: (
-        "root_dac_id", "tree_size", "tree_depth", "max_breadth", "structural_virality", "k_factor",
-        "cycle_time_days", "promoted_dacs", "downline_gmv",
+        "root_dac_id",
+        "tree_size",
+        "tree_depth",
+        "max_breadth",
+        "structural_virality",
+        "k_factor",
+        "cycle_time_days",
+        "promoted_dacs",
+        "downline_gmv",
     ),
     REFERRAL_GENERATION_GMV: ("root_dac_id", "generation", "members", "buyers", "downline_gmv"),
     REFERRAL_KFACTOR_COHORT: ("cohort_month", "k_factor", "cohort_members", "referees_28d"),
-    REFERRAL_ANOMALIES: ("kind", "member_id", "referrer_member_id", "cycle_length", "edge_dropped", "detail_zh",
-                         "detail_en"),
+    REFERRAL_ANOMALIES: (
+        "kind",
+        "member_id",
+        "referrer_member_id",
+        "cycle_length",
+        "edge_dropped",
+        "detail_zh",
+        "detail_en",
+    ),
     STAGING_GROUPS: ("group_id", "group_name", "owner_member_id"),
     MANIFEST: (
-        "file_name", "detected_format", "encoding", "row_count", "size_bytes", "first_ts", "last_ts", "status",
-        "problem", "first_seen_at", "seen_count", "ingested_at",
+        "file_name",
+        "detected_format",
+        "encoding",
+        "row_count",
+        "size_bytes",
+        "first_ts",
+        "last_ts",
+        "status",
+        "problem",
+        "first_seen_at",
+        "seen_count",
+        "ingested_at",
     ),
     RECONCILIATION: ("file_name", "rows_in", "rows_quarantined", "reconciled"),
     QUARANTINE_SUMMARY: ("reason_code", "rows_quarantined"),
     QUARANTINE_SAMPLE: ("file_name", "source_format", "line_no", "reason_code", "reason", "preview_masked"),
     IDENTITY_MATCH_RATE: ("source_format", "match_rate"),
     CLV_MODEL: (
-        "status", "status_reason", "n_customers", "calibration_status", "holdout_predicted_repeat",
-        "holdout_actual_repeat", "holdout_error_pct",
+        "status",
+        "status_reason",
+        "n_customers",
+        "calibration_status",
+        "holdout_predicted_repeat",
+        "holdout_actual_repeat",
+        "holdout_error_pct",
     ),
     CLV_CALIBRATION: ("bucket", "bucket_order", "predicted_repeat", "actual_repeat"),
+    CHECK_STATUS: ("asset", "check_name", "passed", "severity"),
 }
 
 
@@ -161,8 +293,10 @@ def _iso_week_to_monday(s: str) -> date | None:
 def _normalise(name: str, df: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in COLUMNS.get(name, ()) if c not in df.columns]
     if missing:
-        raise SchemaMismatch(f"{name} in the serving snapshot has no column(s) {missing}: see docs/marts/ and "
-                             "dashboards/data.py COLUMNS")
+        raise SchemaMismatch(
+            f"{name} in the serving snapshot has no column(s) {missing}: see docs/marts/ and "
+            "dashboards/data.py COLUMNS"
+        )
     decimals = [c for c, tp in df.schema.items() if isinstance(tp, pl.Decimal)]
     if decimals:  # money is DECIMAL(18,2) in the marts; charts and sums want floats
         df = df.with_columns(pl.col(decimals).cast(pl.Float64))
@@ -200,7 +334,9 @@ def weeks(key: SnapKey) -> list[date]:
         df = table(key, name)
         if df is not None:
             if name == WEEKLY_KPIS:  # the KPI table has zero rows for weeks before the data starts
-                df = df.filter(pl.any_horizontal(pl.col(c).fill_null(0) > 0 for c in ("gmv", "orders", "new_members")))
+                df = df.filter(
+                    pl.any_horizontal(pl.col(c).fill_null(0) > 0 for c in ("gmv", "orders", "new_members"))
+                )
             found.update(d for d in df["week_start"].drop_nulls().unique().to_list() if d is not None)
     return sorted(found)
 

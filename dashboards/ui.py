@@ -220,8 +220,8 @@ def show_table(
         if len(set(labels.values())) == len(labels):
             df = df.rename(labels)
         fname = f"{name}_{c.key.version}"
-        a, b, _ = st.columns([1, 1, 4])
-        a.download_button(
+        row = st.container(horizontal=True)  # buttons at their natural width, also inside a half-width column
+        row.download_button(
             c.t("download_csv"),
             data=lambda: _to_csv(df),
             file_name=f"{fname}.csv",
@@ -229,7 +229,7 @@ def show_table(
             key=f"csv_{name}",
             on_click="ignore",
         )
-        b.download_button(
+        row.download_button(
             c.t("download_xlsx"),
             data=lambda: _to_xlsx(df),
             file_name=f"{fname}.xlsx",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
-SYSTEM_PACKAGES = ["fonts-noto-cjk", "chromium", "chromium-driver", "poppler-utils"]
+SYSTEM_PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "chromium", "chromium-driver", "poppler-utils"]
 
 
 def _say(msg: str) -> None:

@@ -48,7 +48,9 @@ def leaderboard(key: data.SnapKey, w_from, w_to) -> pl.DataFrame | None:
         .group_by("dac_id")
         .agg(*[pl.col(k).sum() for k in SUMS], *[pl.col(k).last() for k in LASTS])
     )
-    board = board.sort(["gmv_attributed_avg", "dac_id"], descending=[True, False]).with_row_index("rank", offset=1)
+    board = board.sort(["gmv_attributed_avg", "dac_id"], descending=[True, False]).with_row_index(
+        "rank", offset=1
+    )
     labels = data.dac_labels(key)
     return board.with_columns(pl.col("dac_id").replace_strict(labels, default=pl.col("dac_id")).alias("dac"))
 
@@ -192,7 +194,9 @@ def _alerts(c: ui.Ctx) -> None:
         pl.col("alert_type").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String),
         pl.col(reason).alias("reason"),
     )
-    ui.show_table(c, al.select("week", "dac", "alert_type", "reason", "silent_days", "activity_8w"), "dac_alerts")
+    ui.show_table(
+        c, al.select("week", "dac", "alert_type", "reason", "silent_days", "activity_8w"), "dac_alerts"
+    )
 
 
 def _drilldown(c: ui.Ctx) -> None:
@@ -205,9 +209,9 @@ def _drilldown(c: ui.Ctx) -> None:
     gv = data.table(c.key, data.GROUP_VITALITY_WEEKLY)
     names = data.group_labels(c.key)
     if gv is not None:
-        mine = gv.filter((pl.col("owner_member_id") == c.dac) & (pl.col("week_start") == c.w_to)).with_columns(
-            pl.col("group_id").replace_strict(names, default=pl.col("group_id")).alias("group")
-        )
+        mine = gv.filter(
+            (pl.col("owner_member_id") == c.dac) & (pl.col("week_start") == c.w_to)
+        ).with_columns(pl.col("group_id").replace_strict(names, default=pl.col("group_id")).alias("group"))
         cols = ("group", "vitality_score", "lifecycle_state", "members_end", "speakers", "buyers", "gmv")
         ui.show_table(c, mine.select(cols), "dac_groups")
     st.markdown(f"**{c.t('their_members')}**")
@@ -217,19 +221,21 @@ def _drilldown(c: ui.Ctx) -> None:
             pl.col("home_group_id").replace_strict(names, default=None).alias("home_group")
         )
         cols = (
-                "member_id",
-                "display_name_masked",
-                "home_group",
-                "rfm_segment",
-                "role_level",
-                "orders",
-                "historic_clv",
-                "predicted_clv_12m",
-                "churn_risk",
-                "churn_band",
-                "last_order_at",
+            "member_id",
+            "display_name_masked",
+            "home_group",
+            "rfm_segment",
+            "role_level",
+            "orders",
+            "historic_clv",
+            "predicted_clv_12m",
+            "churn_risk",
+            "churn_band",
+            "last_order_at",
         )
-        ui.show_table(c, mine.sort("historic_clv", descending=True, nulls_last=True).select(cols), "dac_members")
+        ui.show_table(
+            c, mine.sort("historic_clv", descending=True, nulls_last=True).select(cols), "dac_members"
+        )
     st.markdown(f"**{c.t('their_tree')}**")
     stats = data.table(c.key, data.REFERRAL_TREE_STATS)
     if stats is not None:

@@ -7,8 +7,6 @@ import streamlit as st
 
 from dashboards import data, ui
 
-CHECK_TABLES = ("ops.check_status", "ops.check_results")
-
 
 def main() -> None:
     c = ui.page_start("quality_title")
@@ -17,55 +15,24 @@ def main() -> None:
     qs = data.table(c.key, data.QUARANTINE_SUMMARY)
     cols = st.columns(4)
     cols[0].metric(c.t("files"), f"{man.height:,}" if man is not None else "—")
-    if rec is not None and "rows_in" in rec.columns:
+    if rec is not None:
         cols[1].metric(c.t("rows"), f"{int(rec['rows_in'].sum()):,}")
-        cols[2].metric(
-            c.t("quarantined_rows"),
-            f"{int(rec['rows_quarantined'].sum()):,}" if "rows_quarantined" in rec.columns else "—",
-        )
-        cols[3].metric(
-            c.t("unreconciled"),
-            f"{int((~rec['reconciled']).sum()):,}" if "reconciled" in rec.columns else "—",
-        )
+        cols[2].metric(c.t("quarantined_rows"), f"{int(rec['rows_quarantined'].sum()):,}")
+        cols[3].metric(c.t("unreconciled"), f"{int((~rec['reconciled']).sum()):,}")
 
     st.header(c.t("manifest"))
     if man is None:
         ui.not_available(c, data.MANIFEST)
     else:
-        keep = [
-            x
-            for x in (
-                "file_name",
-                "detected_format",
-                "encoding",
-                "row_count",
-                "size_bytes",
-                "first_ts",
-                "last_ts",
-                "status",
-                "problem",
-                "first_seen_at",
-                "seen_count",
-                "ingested_at",
-            )
-            if x in man.columns
-        ]
-        ui.show_table(
-            c,
-            man.sort("first_seen_at", descending=True).select(keep)
-            if "first_seen_at" in man.columns
-            else man.select(keep),
-            "file_manifest",
-        )
+        keep = data.COLUMNS[data.MANIFEST]
+        ui.show_table(c, man.sort("first_seen_at", descending=True).select(keep), "file_manifest")
 
     st.header(c.t("reconciliation"))
     if rec is None:
         ui.not_available(c, data.RECONCILIATION)
     else:
         keep = [x for x in rec.columns if x not in ("file_sha256",)]
-        if "reconciled" in rec.columns:
-            rec = rec.sort("reconciled", "file_name")
-        ui.show_table(c, rec.select(keep), "reconciliation")
+        ui.show_table(c, rec.sort("reconciled", "file_name").select(keep), "reconciliation")
 
     _quarantine(c, qs)
     _checks(c)
@@ -79,7 +46,7 @@ def _quarantine(c: ui.Ctx, qs: pl.DataFrame | None) -> None:
     if qs is None:
         ui.not_available(c, data.QUARANTINE_SUMMARY)
         return
-    if {"reason_code", "rows_quarantined"} <= set(qs.columns) and qs.height:
+    if qs.height:
         by_reason = (
             qs.group_by("reason_code")
             .agg(pl.col("rows_quarantined").sum())
@@ -99,27 +66,17 @@ def _quarantine(c: ui.Ctx, qs: pl.DataFrame | None) -> None:
     sample = data.table(c.key, data.QUARANTINE_SAMPLE)
     if sample is not None and sample.height:
         with st.expander(data.QUARANTINE_SAMPLE):
-            keep = [
-                x
-                for x in ("file_name", "source_format", "line_no", "reason_code", "reason", "preview_masked")
-                if x in sample.columns
-            ]
-            ui.show_table(c, sample.select(keep), "quarantine_sample")
+            ui.show_table(c, sample.select(data.COLUMNS[data.QUARANTINE_SAMPLE]), "quarantine_sample")
 
 
 def _checks(c: ui.Ctx) -> None:
     st.header(c.t("contracts"))
-    found = False
-    for name in CHECK_TABLES:
-        df = data.table(c.key, name)
-        if df is not None:
-            found = True
-            if "passed" in df.columns:
-                df = df.sort("passed")
-            ui.show_table(c, df, name.replace(".", "_"))
-    if not found:
-        ui.not_available(c, " / ".join(CHECK_TABLES))
-    alerts = data.table(c.key, "ops.alert_log")
+    df = data.table(c.key, data.CHECK_STATUS)
+    if df is None:
+        ui.not_available(c, data.CHECK_STATUS)
+    else:
+        ui.show_table(c, df.sort("passed"), "check_status")
+    alerts = data.table(c.key, data.ALERT_LOG)
     if alerts is not None and alerts.height:
         with st.expander("ops.alert_log"):
             ui.show_table(c, alerts, "alert_log")
@@ -131,8 +88,8 @@ def _identity(c: ui.Ctx) -> None:
     if df is None:
         ui.not_available(c, data.IDENTITY_MATCH_RATE)
         return
-    src = next((x for x in ("source_format", "source") if x in df.columns), None)
-    if src and "match_rate" in df.columns and df.height:
+    src = "source_format"
+    if df.height:
         ui.chart(
             alt.Chart(df.to_pandas())
             .mark_bar()
@@ -158,11 +115,7 @@ def _referral_anomalies(c: ui.Ctx) -> None:
         return
     st.header(c.t("referral_anomalies"))
     detail = "detail_zh" if c.lang == "zh" else "detail_en"
-    keep = [
-        x
-        for x in ("kind", "member_id", "referrer_member_id", "cycle_length", "edge_dropped", detail)
-        if x in ra.columns
-    ]
+    keep = ("kind", "member_id", "referrer_member_id", "cycle_length", "edge_dropped", detail)
     ui.show_table(c, ra.select(keep), "referral_anomalies")
 
 
@@ -180,8 +133,7 @@ def _model(c: ui.Ctx) -> None:
             st.success(f"{status} · n = {row.get('n_customers')} · {row.get('calibration_status') or ''}")
         cols = st.columns(3)
         for i, k in enumerate(("holdout_predicted_repeat", "holdout_actual_repeat", "holdout_error_pct")):
-            if k in row:
-                ui.metric_card(c, cols[i], k, row[k])
+            ui.metric_card(c, cols[i], k, row[k])
         with st.expander(c.t("model_params")):
             st.dataframe(
                 model.transpose(
@@ -193,10 +145,8 @@ def _model(c: ui.Ctx) -> None:
     if cal is None:
         ui.not_available(c, data.CLV_CALIBRATION)
         return
-    if {"bucket", "predicted_repeat", "actual_repeat"} <= set(cal.columns):
-        buckets = cal.filter(pl.col("bucket") != "all")
-        if "bucket_order" in buckets.columns:
-            buckets = buckets.sort("bucket_order")
+    if cal.height:
+        buckets = cal.filter(pl.col("bucket") != "all").sort("bucket_order")
         long = buckets.unpivot(
             index="bucket",
             on=["predicted_repeat", "actual_repeat"],

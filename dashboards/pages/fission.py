@@ -23,13 +23,12 @@ TREE_NODES = 60
 
 def main() -> None:
     c = ui.page_start("fission_title")
-    stats = ui.require(c, data.REFERRAL_TREE_STATS, ("root_dac_id",))
+    stats = ui.require(c, data.REFERRAL_TREE_STATS)
     tree = data.table(c.key, data.REFERRAL_TREE)
     labels = data.dac_labels(c.key)
     root = None
     if stats is not None and stats.height:
-        size = "tree_size" if "tree_size" in stats.columns else "root_dac_id"
-        roots = stats.sort(size, descending=True)["root_dac_id"].to_list()
+        roots = stats.sort(["tree_size", "root_dac_id"], descending=[True, False])["root_dac_id"].to_list()
         if c.dac and c.dac in roots:
             root = c.dac
         else:
@@ -37,7 +36,7 @@ def main() -> None:
                 c.t("root_dac"), roots, key="fis_root", format_func=lambda r: labels.get(r, data.short_id(r))
             )
         _stats(c, stats.filter(pl.col("root_dac_id") == root), labels.get(root, root))
-    if root is not None and tree is not None and {"member_id", "root_dac_id"} <= set(tree.columns):
+    if root is not None and tree is not None:
         _tree(c, tree.filter(pl.col("root_dac_id") == root))
     if root is not None:
         _generation_gmv(c, root)
@@ -49,38 +48,32 @@ def main() -> None:
             pl.col("root_dac_id").replace_strict(labels, default=pl.col("root_dac_id")).alias("dac")
         )
         ui.show_table(
-            c,
-            board.sort(
-                board.columns[0] if "tree_size" not in board.columns else "tree_size", descending=True
-            ).select("dac", *[k for k in STATS if k in board.columns]),
-            "referral_tree_stats",
+            c, board.sort("tree_size", descending=True).select("dac", *STATS), "referral_tree_stats"
         )
     st.caption(c.t("no_payout"))
 
 
 def _stats(c: ui.Ctx, one: pl.DataFrame, title: str) -> None:
     st.subheader(f"{c.t('tree_stats')} · {title}")
-    keys = [k for k in STATS if k in one.columns]
     cols = st.columns(4)
-    for i, k in enumerate(keys):
+    for i, k in enumerate(STATS):
         ui.metric_card(c, cols[i % 4], k, one[k][0] if one.height else None)
 
 
 def _tree(c: ui.Ctx, tree: pl.DataFrame) -> None:
-    if "generation" in tree.columns:
-        gen = tree.group_by("generation").agg(pl.len().alias("members_count")).sort("generation")
-        st.subheader(c.t("nodes_per_generation"))
-        ui.chart(
-            alt.Chart(gen.to_pandas())
-            .mark_bar()
-            .encode(
-                x=alt.X("generation:O", title=c.t("generation")),
-                y=alt.Y("members_count:Q", title=c.t("members_count")),
-                tooltip=["generation", "members_count"],
-            ),
-            height=200,
-        )
-        tree = tree.sort("generation", "member_id")
+    gen = tree.group_by("generation").agg(pl.len().alias("members_count")).sort("generation")
+    st.subheader(c.t("nodes_per_generation"))
+    ui.chart(
+        alt.Chart(gen.to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("generation:O", title=c.t("generation")),
+            y=alt.Y("members_count:Q", title=c.t("members_count")),
+            tooltip=["generation", "members_count"],
+        ),
+        height=200,
+    )
+    tree = tree.sort("generation", "member_id")
     st.subheader(c.t("tree_view", n=min(TREE_NODES, tree.height)))
     nodes = tree.head(TREE_NODES)
     names = data.masked_names(c.key, nodes["member_id"].to_list())
@@ -90,9 +83,9 @@ def _tree(c: ui.Ctx, tree: pl.DataFrame) -> None:
         'rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef4fb", '
         'fontname="Noto Sans CJK SC"];',
     ]
-    is_dac = nodes["is_dac"].to_list() if "is_dac" in nodes.columns else [False] * nodes.height
-    parents = nodes["parent_id"].to_list() if "parent_id" in nodes.columns else [None] * nodes.height
-    for mid, parent, dac in zip(nodes["member_id"].to_list(), parents, is_dac, strict=True):
+    for mid, parent, dac in zip(
+        nodes["member_id"].to_list(), nodes["parent_id"].to_list(), nodes["is_dac"].to_list(), strict=True
+    ):
         label = f"{names.get(mid) or ''} {data.short_id(mid)}".strip()
         fill = ', fillcolor="#ffd8a8"' if dac else ""
         lines.append(f'"{mid}" [label="{label}"{fill}];')
@@ -100,17 +93,16 @@ def _tree(c: ui.Ctx, tree: pl.DataFrame) -> None:
             lines.append(f'"{parent}" -> "{mid}";')
     lines.append("}")
     st.graphviz_chart("\n".join(lines))
-    cols = [
-        x
-        for x in ("member_id", "parent_id", "generation", "join_date", "joined_at", "is_dac")
-        if x in tree.columns
-    ]
-    ui.show_table(c, tree.select(cols), "referral_tree")
+    ui.show_table(
+        c,
+        tree.select("member_id", "parent_id", "generation", "join_date", "joined_at", "is_dac"),
+        "referral_tree",
+    )
 
 
 def _generation_gmv(c: ui.Ctx, root: str) -> None:
     gg = data.table(c.key, data.REFERRAL_GENERATION_GMV)
-    if gg is None or not {"root_dac_id", "generation", "downline_gmv"} <= set(gg.columns):
+    if gg is None:
         return
     one = gg.filter(pl.col("root_dac_id") == root).sort("generation")
     if one.height == 0:
@@ -122,7 +114,7 @@ def _generation_gmv(c: ui.Ctx, root: str) -> None:
         .encode(
             x=alt.X("generation:O", title=c.t("generation")),
             y=alt.Y("downline_gmv:Q", title=c.label("downline_gmv")),
-            tooltip=["generation", *[x for x in ("members", "buyers") if x in one.columns], "downline_gmv"],
+            tooltip=["generation", "members", "buyers", "downline_gmv"],
         ),
         height=200,
     )
@@ -131,7 +123,7 @@ def _generation_gmv(c: ui.Ctx, root: str) -> None:
 def _promotions(c: ui.Ctx) -> None:
     st.header(c.t("promotions"))
     dcw = data.table(c.key, data.DAC_CONTRIBUTION_WEEKLY)
-    if dcw is not None and {"promotions", "week_start"} <= set(dcw.columns):
+    if dcw is not None:
         scoped = dcw.filter(pl.col("dac_id") == c.dac) if c.dac else dcw
         per_week = ui.week_col(
             c.in_range(scoped).group_by("week_start").agg(pl.col("promotions").sum()).sort("week_start")
@@ -149,8 +141,8 @@ def _promotions(c: ui.Ctx) -> None:
             )
     dacs = data.table(c.key, data.DACS)
     tree = data.table(c.key, data.REFERRAL_TREE)
-    if dacs is None or tree is None or "dac_since" not in dacs.columns:
-        ui.not_available(c, data.DACS)
+    if dacs is None or tree is None:
+        ui.not_available(c, data.DACS if dacs is None else data.REFERRAL_TREE)
         return
     promoted = tree.filter(pl.col("generation") > 0).join(dacs, left_on="member_id", right_on="dac_id")
     if c.dac:
@@ -165,11 +157,7 @@ def _promotions(c: ui.Ctx) -> None:
     ui.show_table(
         c,
         promoted.sort("dac_since", descending=True).select(
-            [
-                x
-                for x in ("dac", "root", "generation", "dac_since", "is_l4", "is_group_owner", "groups_owned")
-                if x in promoted.columns
-            ]
+            "dac", "root", "generation", "dac_since", "is_l4", "is_group_owner", "groups_owned"
         ),
         "promotions",
     )
@@ -177,7 +165,7 @@ def _promotions(c: ui.Ctx) -> None:
 
 def _kfactor(c: ui.Ctx) -> None:
     kc = data.table(c.key, data.REFERRAL_KFACTOR_COHORT)
-    if kc is None or not {"cohort_month", "k_factor"} <= set(kc.columns):
+    if kc is None:
         return
     st.subheader(c.label("k_factor"), help=c.help("k_factor"))
     kc = kc.with_columns(pl.col("cohort_month").cast(pl.String).str.slice(0, 7).alias("cohort"))
@@ -187,11 +175,7 @@ def _kfactor(c: ui.Ctx) -> None:
         .encode(
             x=alt.X("cohort:O", title=c.t("cohort_month")),
             y=alt.Y("k_factor:Q", title=c.label("k_factor")),
-            tooltip=[
-                "cohort",
-                "k_factor",
-                *[x for x in ("cohort_members", "referees_28d") if x in kc.columns],
-            ],
+            tooltip=["cohort", "k_factor", "cohort_members", "referees_28d"],
         ),
         height=200,
     )

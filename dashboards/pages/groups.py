@@ -85,7 +85,9 @@ def _ranking(c: ui.Ctx, gv: pl.DataFrame) -> None:
                 value_label(s, c.lang, "group_state"), f"{counts.get(s, 0):,}", help=c.help("lifecycle_state")
             )
     ranked = week.sort("vitality_score", descending=True, nulls_last=True).with_columns(
-        pl.col("lifecycle_state").map_elements(lambda v: value_label(v, c.lang, "group_state"), return_dtype=pl.String)
+        pl.col("lifecycle_state").map_elements(
+            lambda v: value_label(v, c.lang, "group_state"), return_dtype=pl.String
+        )
     )
     subs = list(SUB_SCORES)
     if ranked.height:
@@ -136,7 +138,16 @@ def _alerts(c: ui.Ctx) -> None:
         pl.col("alert_type").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String),
         pl.col(reason).alias("reason"),
     )
-    cols = ("week", "group", "alert_type", "reason", "vitality_score", "silence_days", "zombie_since", "members_end")
+    cols = (
+        "week",
+        "group",
+        "alert_type",
+        "reason",
+        "vitality_score",
+        "silence_days",
+        "zombie_since",
+        "members_end",
+    )
     ui.show_table(c, al.select(cols), "group_alerts")
 
 

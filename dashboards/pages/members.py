@@ -213,9 +213,7 @@ def _lifecycle(c: ui.Ctx) -> None:
     if lw is None:
         return
     states = list(LIFECYCLE)
-    rng = ui.week_col(
-        c.in_range(lw).sort("week_start").rename({f"n_{s}": s for s in states})
-    )
+    rng = ui.week_col(c.in_range(lw).sort("week_start").rename({f"n_{s}": s for s in states}))
     long = rng.unpivot(
         index="week", on=states, variable_name="state", value_name="members_count"
     ).with_columns(pl.col("state").map_elements(lambda v: value_label(v, c.lang), return_dtype=pl.String))
@@ -268,7 +266,9 @@ def _at_risk(c: ui.Ctx, m: pl.DataFrame) -> None:
         )
         return
     groups = data.group_labels(c.key)
-    risky = risky.with_columns(pl.col("home_group_id").replace_strict(groups, default=None).alias("home_group"))
+    risky = risky.with_columns(
+        pl.col("home_group_id").replace_strict(groups, default=None).alias("home_group")
+    )
     ui.show_table(
         c,
         risky.sort("predicted_clv_12m", descending=True, nulls_last=True).select(MEMBER_COLS),

@@ -85,9 +85,7 @@ def main() -> None:
         st.subheader(c.t("kpi_table"))
         ui.show_table(
             c,
-            ui.week_col(c.in_range(kpis).sort("week_start", descending=True)).select(
-                ["week", *KPIS]
-            ),
+            ui.week_col(c.in_range(kpis).sort("week_start", descending=True)).select(["week", *KPIS]),
             "weekly_kpis",
         )
 

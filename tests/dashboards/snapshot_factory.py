@@ -12,6 +12,65 @@ from pathlib import Path
 
 import polars as pl
 
+# Column names and types of every table of a real serving snapshot (simulator S through the whole pipeline),
+# written by `python tests/dashboards/snapshot_factory.py --dump-schema $XIAOSHUJU_HOME`. Hand-made tables are
+# conformed to it (unknown column = error, types cast, missing columns added as NULL), and a slow test checks it
+# still matches a fresh real snapshot — so a column the pages read that the marts do not have fails the tests.
+REAL_SCHEMA_PATH = Path(__file__).with_name("real_schema.json")
+_TYPES = {
+    "str": pl.String,
+    "bool": pl.Boolean,
+    "i32": pl.Int32,
+    "i64": pl.Int64,
+    "f64": pl.Float64,
+    "date": pl.Date,
+    "ts": pl.Datetime("us", "UTC"),
+    "dec": pl.Decimal(18, 2),
+}
+
+
+def _type_code(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "ts"
+    if isinstance(dtype, pl.Decimal):
+        return "dec"
+    for code, tp in _TYPES.items():
+        if dtype == tp:
+            return code
+    raise ValueError(f"no type code for {dtype}")
+
+
+def schema_of(serving_dir: Path) -> dict[str, dict[str, str]]:
+    """{table: {column: type code}} of the current snapshot in ``serving_dir``."""
+    from xiaoshuju.serving import current_snapshot
+
+    snap = current_snapshot(serving_dir)
+    return {
+        f.stem: {c: _type_code(t) for c, t in pl.read_parquet_schema(f).items()}
+        for f in sorted(snap.path.glob("*.parquet"))
+    }
+
+
+def real_schema() -> dict[str, dict[str, str]]:
+    return json.loads(REAL_SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def conform(name: str, df: pl.DataFrame, schema: dict[str, dict[str, str]] | None = None) -> pl.DataFrame:
+    """A hand-made table in the real table's shape: its columns in the real order and types, the ones the test
+    does not care about NULL. A column the real table does not have is an error (that is the point)."""
+    schema = schema if schema is not None else real_schema()
+    if name not in schema:  # a table the pipeline does not publish (yet), e.g. ops.check_status
+        return df
+    cols = schema[name]
+    unknown = [c for c in df.columns if c not in cols]
+    if unknown:
+        raise KeyError(f"{name} has no column(s) {unknown} in a real snapshot (real: {list(cols)})")
+    return df.select(
+        pl.col(c).cast(_TYPES[t]) if c in df.columns else pl.lit(None, _TYPES[t]).alias(c)
+        for c, t in cols.items()
+    )
+
+
 WEEK0 = date(2026, 1, 5)  # a Monday
 N_WEEKS = 6
 WEEKS = [WEEK0 + timedelta(days=7 * i) for i in range(N_WEEKS)]
@@ -34,6 +93,8 @@ def write_snapshot(
     serving_dir = Path(serving_dir)
     path = serving_dir / version
     path.mkdir(parents=True, exist_ok=True)
+    schema = real_schema()
+    tables = {name: conform(name, df, schema) for name, df in tables.items()}
     for name, df in tables.items():
         df.write_parquet(path / f"{name}.parquet")
     meta = {
@@ -136,6 +197,9 @@ def sample_tables() -> dict[str, pl.DataFrame]:
                     "speakers": 5 - gi,
                     "speak_rate": (5 - gi) / (20 + gi),
                     "messages": 100 - 10 * gi,
+                    "member_messages": 70 - 10 * gi,
+                    "member_questions": 4,
+                    "orders": 5,
                     "messages_per_speaker": 20.0,
                     "owner_share": 0.3,
                     "owner_dependence": 2,
@@ -227,7 +291,7 @@ def sample_tables() -> dict[str, pl.DataFrame]:
             "method": methods * N_WEEKS,
             "dacs": [2] * (4 * N_WEEKS),
             "total_gmv": [1000.0] * (4 * N_WEEKS),
-            "attributed_gmv": [600.0] * (4 * N_WEEKS),
+            "dac_gmv": [600.0] * (4 * N_WEEKS),
             "brand_direct_gmv": [400.0] * (4 * N_WEEKS),
             "gini": [0.2] * (4 * N_WEEKS),
             "dacs_for_half_gmv": [1] * (4 * N_WEEKS),
@@ -243,22 +307,24 @@ def sample_tables() -> dict[str, pl.DataFrame]:
                 "cohort_month": [date(2026, 1, 1)] * 2 + [date(2026, 2, 1)],
                 "months_since": [0, 1, 0],
                 "cohort_size": [6, 6, 4],
-                "active_members": [6, 3, 4],
+                "cohort_active": [6, 3, 4],
                 "retention_classic": [1.0, 0.5, 1.0],
-                "active_or_later": [6, 4, 4],
+                "cohort_active_or_later": [6, 4, 4],
                 "retention_unbounded": [1.0, 4 / 6, 1.0],
-                "revenue": [600.0, 300.0, 400.0],
+                "cohort_revenue": [600.0, 300.0, 400.0],
             }
         ),
         "marts.member_lifecycle_weekly": pl.DataFrame(
             {
                 "week_start": WEEKS,
-                "new": [5] * N_WEEKS,
-                "returning": [2] * N_WEEKS,
-                "resurrected": [0] * N_WEEKS,
-                "active": [8] * N_WEEKS,
-                "dormant": [1] * N_WEEKS,
-                "churned": [0] * N_WEEKS,
+                "n_new": [5] * N_WEEKS,
+                "n_returning": [2] * N_WEEKS,
+                "n_resurrected": [0] * N_WEEKS,
+                "n_active": [8] * N_WEEKS,
+                "n_dormant": [1] * N_WEEKS,
+                "n_churned": [0] * N_WEEKS,
+                "buyers": [8 * (i + 1) for i in range(N_WEEKS)],
+                "gmv": [1000.0 * (i + 1) for i in range(N_WEEKS)],
             }
         ),
         "marts.clv_model": pl.DataFrame(
@@ -281,6 +347,7 @@ def sample_tables() -> dict[str, pl.DataFrame]:
         "marts.clv_calibration": pl.DataFrame(
             {
                 "bucket": ["all", "0", "1"],
+                "bucket_order": [0, 1, 2],
                 "n_members": [12, 6, 6],
                 "predicted_repeat": [10.0, 4.0, 6.0],
                 "actual_repeat": [11.0, 5.0, 6.0],
@@ -310,6 +377,11 @@ def sample_tables() -> dict[str, pl.DataFrame]:
                 "group_id": ["g_0000000000000003"],
                 "owner_member_id": [DAC2],
                 "alert_type": ["zombie"],
+                "prev_lifecycle_state": ["dormant"],
+                "vitality_score": [5.0],
+                "silence_days": [23.0],
+                "zombie_since": [WEEKS[-4]],
+                "members_end": [22],
                 "reason_zh": ["21天无成员发言且无订单"],
                 "reason_en": ["No member message and no order for 21 days"],
             }
@@ -373,7 +445,7 @@ def sample_tables() -> dict[str, pl.DataFrame]:
             {
                 "source_format": ["youzan_orders", "wechatmsg_chat"],
                 "members": [100, 80],
-                "matched": [90, 60],
+                "matched_members": [90, 60],
                 "match_rate": [0.9, 0.75],
             }
         ),
@@ -383,3 +455,15 @@ def sample_tables() -> dict[str, pl.DataFrame]:
 def empty_tables() -> dict[str, pl.DataFrame]:
     """Same tables, zero rows (a pipeline run on an empty inbox)."""
     return {name: df.clear() for name, df in sample_tables().items()}
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "--dump-schema":
+        sys.exit("usage: python tests/dashboards/snapshot_factory.py --dump-schema XIAOSHUJU_HOME")
+    from xiaoshuju.settings import load_settings
+
+    dumped = schema_of(load_settings(Path(sys.argv[2])).serving)
+    REAL_SCHEMA_PATH.write_text(json.dumps(dumped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {REAL_SCHEMA_PATH} ({len(dumped)} tables)")

@@ -7,7 +7,7 @@ import openpyxl
 import polars as pl
 import pytest
 from dashboard_apptest import PAGES, make_app
-from snapshot_factory import DAC1, DAC2, sample_tables, write_snapshot
+from snapshot_factory import DAC1, DAC2, real_schema, sample_tables, write_snapshot
 
 from dashboards import data, ui
 from dashboards.i18n import STRINGS, t
@@ -247,3 +247,45 @@ def test_cli_serves_streamlit_headless_on_localhost():
     with pytest.raises(SystemExit) as exc:
         main(["dashboard", "--help"])
     assert exc.value.code == 0
+
+
+def test_pages_read_only_real_mart_columns():
+    """Every column the pages read exists in a real snapshot (real_schema.json, kept in sync by a slow test)."""
+    schema = real_schema()
+    wrong = {
+        name: [c for c in cols if c not in schema[name]]
+        for name, cols in data.COLUMNS.items()
+        if name in schema
+    }
+    assert not {k: v for k, v in wrong.items() if v}
+
+
+def test_hand_made_tables_must_use_real_column_names(serving):
+    tables = sample_tables()
+    tables["marts.group_vitality_weekly"] = tables["marts.group_vitality_weekly"].rename(
+        {"owner_member_id": "owner_id"}
+    )
+    with pytest.raises(KeyError, match="owner_id"):
+        write_snapshot(serving, tables)
+
+
+def test_a_missing_documented_column_is_a_visible_error(serving):
+    """A published table without a column the page reads is a broken contract: an error, not a silently ignored
+    filter. (A missing table is fine: "not available in this snapshot".)"""
+    tables = sample_tables()
+    del tables["marts.group_alerts"]  # missing table: said so, no error
+    write_snapshot(serving, tables)
+    path = serving / (serving / "CURRENT").read_text().strip() / "marts.group_vitality_weekly.parquet"
+    pl.read_parquet(path).drop("owner_member_id").write_parquet(path)  # bypasses the factory's conform
+    at = make_app("groups")
+    assert at.exception and "owner_member_id" in at.exception[0].message
+    assert "SchemaMismatch" in at.exception[0].message or "SchemaMismatch" in str(at.exception[0].stack_trace)
+
+
+def test_missing_table_is_not_available(serving):
+    tables = sample_tables()
+    del tables["marts.group_alerts"]
+    write_snapshot(serving, tables)
+    at = make_app("groups", lang="en")
+    _no_exception(at)
+    assert any(data.GROUP_ALERTS in i.value and "Not available" in i.value for i in at.info)
