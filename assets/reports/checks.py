@@ -60,11 +60,16 @@ def from_snapshot(snap: Snapshot, week_key: str) -> list[CheckStatus]:
 
 
 def from_instance(instance, week_key: str, check_keys=None, limit: int = 5000) -> list[CheckStatus]:
-    """Latest evaluation per (asset, check, partition) recorded in the Dagster instance.
+    """Latest evaluation per (asset, check, partition) recorded in the Dagster instance that applies to the week.
 
     Reads the newest ``limit`` check-evaluation events (no need to know the code location: the CLI uses this on
     ``$XIAOSHUJU_HOME/dagster_home``). ``check_keys``, when given, restricts to checks still defined in code.
     """
+    return [s for s in latest_check_statuses(instance, check_keys, limit) if _applies(s, week_key)]
+
+
+def latest_check_statuses(instance, check_keys=None, limit: int = 5000) -> list[CheckStatus]:
+    """Latest evaluation per (asset, check, partition) recorded in the Dagster instance, for every week."""
     import dagster as dg
 
     records = instance.get_event_records(
@@ -88,7 +93,7 @@ def from_instance(instance, week_key: str, check_keys=None, limit: int = 5000) -
             continue
         severity = getattr(getattr(ev, "severity", None), "value", None) or "ERROR"
         latest[key] = CheckStatus(asset, ev.check_name, bool(ev.passed), str(severity), partition)
-    return [s for s in latest.values() if _applies(s, week_key)]
+    return list(latest.values())
 
 
 def merge(*sources: list[CheckStatus]) -> list[CheckStatus]:

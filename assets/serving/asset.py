@@ -8,6 +8,8 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.reports.checks import SNAPSHOT_TABLE as CHECK_STATUS_TABLE
+from assets.reports.checks import latest_check_statuses
 from assets.serving.publish import publish_snapshot
 from pipelines.resources import SettingsResource
 from xiaoshuju.serving import current_snapshot
@@ -30,6 +32,31 @@ def read_alert_log(path: Path) -> pl.DataFrame | None:
     if not rows:
         return None
     return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.all().cast(pl.String))
+
+
+def check_status_frame(instance: dg.DagsterInstance) -> pl.DataFrame | None:
+    """The latest evaluation of every asset check (asset, check_name, passed, severity, partition), so the data
+    quality page and a report rendered away from the Dagster instance can see which checks failed."""
+    rows = [
+        {
+            "asset": s.asset,
+            "check_name": s.check,
+            "passed": s.passed,
+            "severity": s.severity,
+            "partition": s.partition,
+        }
+        for s in latest_check_statuses(instance)
+    ]
+    if not rows:
+        return None
+    schema = {
+        "asset": pl.String,
+        "check_name": pl.String,
+        "passed": pl.Boolean,
+        "severity": pl.String,
+        "partition": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema).sort("asset", "check_name", "partition", nulls_last=True)
 
 
 def _tables_md(tables: dict[str, int]) -> str:
@@ -62,6 +89,9 @@ def build_snapshot_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
         s = settings.get()
         alert_log = read_alert_log(s.home / "alerts" / "alert_log.jsonl")
         extra = {ALERT_LOG_TABLE: alert_log} if alert_log is not None else {}
+        checks = check_status_frame(context.instance)
+        if checks is not None:
+            extra[CHECK_STATUS_TABLE] = checks
         with warehouse.get_connection() as conn:
             apply_schema(conn)
             result = publish_snapshot(

@@ -83,6 +83,11 @@ def test_materialize_all_records_one_run_and_publishes(home):
         for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     }
     assert checks == {"all_files_readable": False, "snapshot_complete": True}
+    # ... and the snapshot carries the checks' latest results for the data-quality page and the PDF
+    status = snap.table("ops.check_status")
+    failed = status.filter(~status["passed"])
+    assert failed["asset"].unique().to_list() == ["marts/toy_weekly"]
+    assert failed["check_name"].unique().to_list() == ["all_files_readable"]
 
 
 def test_stages_run_separately_and_are_timed(home):
