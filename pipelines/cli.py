@@ -16,8 +16,10 @@ def _run(args) -> int:
     from pipelines.runner import materialize_all
 
     s = load_settings().ensure_dirs()
-    out = materialize_all(s, stage=getattr(args, "stage", None))
+    out = materialize_all(s, stage=getattr(args, "stage", None), full=getattr(args, "full", False))
     weeks = " .. ".join(out["partition_range"] or ("none",))
+    if out.get("range_reason"):
+        weeks += f", {out['range_reason']}"
     print(
         f"run {'succeeded' if out['success'] else 'FAILED'} in {out['seconds']:.1f}s "
         f"(run ids {', '.join(out['run_ids'])}; weeks {weeks})"
@@ -82,6 +84,11 @@ def register(sub) -> None:
         choices=["landing", "staging", "marts", "serving", "each"],
         default=None,
         help="run one layer only, or 'each' layer as its own timed run (default: one run of everything)",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild every week from the data's first week (default: only the weeks new data can change)",
     )
     p.set_defaults(func=_run)
     p = sub.add_parser("demo", help="generate the demo brand (scale S) and run the whole pipeline")

@@ -12,10 +12,10 @@ import dagster as dg
 from assets import landing, reports, serving, staging
 from assets.marts import dac_contribution, group_vitality, member_lifetime, weekly_kpis
 from pipelines.alerts import alert_on_failures, run_watchdog
-from pipelines.jobs import refresh_job, weekly_report_job
+from pipelines.jobs import ingest_job, publish_job, refresh_job, weekly_report_job
 from pipelines.resources import build_resources
 from pipelines.schedules import daily_refresh_schedule, weekly_report_schedule
-from pipelines.sensors import inbox_sensor
+from pipelines.sensors import inbox_sensor, publish_sensor
 
 UPSTREAM_OF_SERVING = [landing, staging]
 MARTS = [member_lifetime, group_vitality, dac_contribution, weekly_kpis]
@@ -54,9 +54,9 @@ def build_defs(before_serving=None, marts=None, report_assets=None, checks=None)
     return dg.Definitions(
         assets=[*before_serving, *marts, snapshot, *serving.ASSETS, *report_assets],
         asset_checks=checks,
-        jobs=[refresh_job, *([weekly_report_job] if report_assets else [])],
+        jobs=[refresh_job, ingest_job, publish_job, *([weekly_report_job] if report_assets else [])],
         schedules=[daily_refresh_schedule, *([weekly_report_schedule] if report_assets else [])],
-        sensors=[inbox_sensor, alert_on_failures, run_watchdog],
+        sensors=[inbox_sensor, publish_sensor, alert_on_failures, run_watchdog],
         resources=build_resources(),
         executor=dg.in_process_executor,
     )

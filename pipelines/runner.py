@@ -4,8 +4,10 @@ landing → staging → every mart over one range of weekly partitions (first we
 → serving snapshot, recorded in the persistent DAGSTER_HOME so Dagit shows the runs next to sensor runs.
 
 By default these are two runs of the ``refresh`` job: *ingest* (landing + staging), then *publish* (every mart
-over the weeks that hold data, in one run, then the serving snapshot). Reading the data's first week between the two keeps
-the marts' run to the weeks that matter: Dagster records two events per partition per mart, which dominates a
+over the weeks new data can change, in one run, then the serving snapshot). The publish range comes from the
+staging materialisation's metadata in the Dagster instance (pipelines.increments.publish_range): incremental since
+the last successful publish run, or the data's first week → current week with ``full=True`` (``xiaoshuju run
+--full``) or when nothing was published yet. Dagster records two events per partition per mart, which dominates a
 small brand's run time when the partitions reach back two years (measured: ~0.1 s per event on a busy box).
 Pass ``partition_range`` (or ``range_from="partitions"``) to fix the range instead.
 
@@ -81,18 +83,23 @@ def materialize_all(
     partition_range: tuple[str, str] | None = None,
     defs: dg.Definitions | None = None,
     range_from: str = "data",
+    full: bool = False,
 ) -> dict:
     """Materialise landing → staging → marts → serving, recording the runs in the persistent instance.
 
     ``stage``: None (ingest run, then publish run), one of STAGES (only that layer), or "each" (one run per
-    layer, timed). ``partition_range`` fixes the weeks; otherwise ``range_from`` "data" (first week with data →
-    current week, read after ingestion) or "partitions" (the whole partitions definition).
-    Returns {"success", "seconds", "run_id", "run_ids", "stages": {stage: seconds}, "partition_range"}.
+    layer, timed). ``partition_range`` fixes the weeks; otherwise ``range_from`` "data" (decided after ingestion
+    from the instance: the weeks new data can change since the last publish run, or with ``full`` the data's first
+    week → current week; without staging metadata, the warehouse's first event) or "partitions" (the whole
+    partitions definition). A run that rebuilds every mart is tagged ``xiaoshuju/marts=all`` (a publish run).
+    Returns {"success", "seconds", "run_id", "run_ids", "stages": {stage: seconds}, "partition_range",
+    "range_reason"}.
     """
     os.environ["XIAOSHUJU_HOME"] = str(settings.home)
     from pipelines.alerts import PID_TAG, reap_dead_runs
     from pipelines.definitions import defs as project_defs
-    from pipelines.partitions import full_history_range, range_tags
+    from pipelines.increments import MARTS_ALL, MARTS_TAG
+    from pipelines.partitions import range_tags
     from pipelines.resources import build_resources
 
     if instance is None:
@@ -123,6 +130,8 @@ def materialize_all(
     graph = defs.resolve_asset_graph()
     t0 = time.perf_counter()
     timings, run_ids, success, weeks = {}, [], True, partition_range
+    why = "fixed" if partition_range else None
+    all_marts = set(_stage_keys(defs, ("marts",)))
     for name, groups in plan:
         selection = _stage_keys(defs, groups)
         if not selection:
@@ -131,8 +140,10 @@ def materialize_all(
         tags = {PID_TAG: str(os.getpid()), "xiaoshuju/trigger": "cli"}
         if any(graph.get(k).is_partitioned for k in selection):
             if weeks is None:  # after ingestion, so the new files' weeks are known
-                weeks = (_data_range(settings) if range_from == "data" else None) or full_history_range()
+                weeks, why = _decide_range(settings, instance, range_from, full)
             tags.update(range_tags(*weeks))
+        if all_marts and all_marts <= set(selection) and partition_range is None:
+            tags[MARTS_TAG] = MARTS_ALL  # a publish run: later incremental runs start from here
         t = time.perf_counter()
         result = job.execute_in_process(
             instance=instance, tags=tags, asset_selection=selection, raise_on_error=False
@@ -149,4 +160,20 @@ def materialize_all(
         "run_ids": run_ids,
         "stages": timings,
         "partition_range": weeks,  # None when no partitioned asset ran
+        "range_reason": why,
     }
+
+
+def _decide_range(settings: Settings, instance, range_from: str, full: bool) -> tuple[tuple[str, str], str]:
+    from pipelines.increments import publish_range
+    from pipelines.partitions import full_history_range
+
+    if range_from == "partitions":
+        return full_history_range(), "whole partitions definition"
+    decided = publish_range(instance, full=full)
+    if decided is not None:
+        return decided
+    weeks = _data_range(settings)  # no staging event metadata (toy graphs): read the warehouse
+    if weeks is not None:
+        return weeks, "data's first week (read from the warehouse)"
+    return full_history_range(), "whole partitions definition (warehouse locked)"

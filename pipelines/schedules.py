@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from pipelines.jobs import refresh_job, weekly_report_job
-from pipelines.partitions import TIMEZONE, full_history_range, previous_week_key, range_tags
+from pipelines.jobs import publish_job, weekly_report_job
+from pipelines.partitions import TIMEZONE, previous_week_key
 
 
 @dg.schedule(
@@ -21,16 +21,18 @@ def weekly_report_schedule(context: dg.ScheduleEvaluationContext):
 
 @dg.schedule(
     name="daily_refresh_0600",
-    job=refresh_job,
+    job=publish_job,
     cron_schedule="0 6 * * *",
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Optional: rebuild everything at 06:00 Beijing time even if no new export arrived "
-    "(keeps week-to-date numbers and churn/age-based metrics moving). Off by default; turn on in Dagit.",
+    description="Optional: rebuild the marts at 06:00 Beijing time even if no new export arrived (keeps week-to-date "
+    "numbers and churn/age-based metrics moving): the weeks since the last publish run, plus any unpublished data. "
+    "Off by default; turn on in Dagit.",
 )
 def daily_refresh_schedule(context: dg.ScheduleEvaluationContext):
-    start, end = full_history_range(context.scheduled_execution_time)
+    from pipelines.sensors import publish_request
+
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return dg.RunRequest(
-        run_key=f"daily-refresh-{day}", tags={**range_tags(start, end), "xiaoshuju/trigger": "daily"}
+    return publish_request(
+        context.instance, f"daily-refresh-{day}", "daily", now=context.scheduled_execution_time
     )

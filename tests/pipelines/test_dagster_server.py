@@ -1,7 +1,8 @@
 """Acceptance: the real dagster-webserver + dagster-daemon on 127.0.0.1, observed through Dagster's GraphQL API.
 
 One server for the module (start-up is the slow part); the tests run in file order and build on each other:
-inbox sensor → one-partition run → SIGKILL mid-marts → reader during a full run → broken input alert.
+inbox sensor → ingest run → publish sensor → publish run → one-partition run → SIGKILL mid-marts → reader during a
+full run → broken input alert.
 The graph is tests/pipelines/toy_graph.py (real landing, toy staging/mart/report, real serving snapshot), so these
 tests exercise the orchestration whatever state the other layers are in.
 """
@@ -102,12 +103,28 @@ def _inbox_runs(server, finished_only=False):
     return [r for r in runs if not finished_only or r["status"] in ("SUCCESS", "FAILURE")]
 
 
+def _publish_runs(server):
+    return server.runs({"xiaoshuju/trigger": "staging"})  # launched by publish_sensor, newest first
+
+
+def _next_publish_run(server, n_before: int, timeout: float = 180):
+    return wait_for(
+        lambda: len(_publish_runs(server)) > n_before and _publish_runs(server)[0],
+        timeout,
+        "the publish sensor to launch a run",
+    )
+
+
 def test_inbox_sensor_launches_a_refresh_and_the_marts_materialise(env):
     server, s = env["server"], env["settings"]
     _drop(s, "订单数据.csv", YOUZAN_HEADER.read_bytes())
-    [run] = wait_for(lambda: _inbox_runs(server), 120, "the inbox sensor to launch a run")
+    [ingest] = wait_for(lambda: _inbox_runs(server), 120, "the inbox sensor to launch a run")
+    assert server.wait_run(ingest["runId"]) == "SUCCESS"
+    assert "dagster/asset_partition_range_start" not in {t["key"] for t in ingest["tags"]}
+    run = _next_publish_run(server, 0)  # the publish sensor follows the new staging materialisation
     assert server.wait_run(run["runId"]) == "SUCCESS"
     tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert tags["xiaoshuju/marts"] == "all"
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
         START,
         CURRENT_WEEK,
@@ -122,7 +139,7 @@ def test_inbox_sensor_launches_a_refresh_and_the_marts_materialise(env):
     assert snap.table("landing.manifest")["file_name"].to_list() == ["订单数据.csv"]
     assert not list(s.inbox.iterdir())  # archived
     time.sleep(8)  # a few more sensor ticks: the same inbox never launches a second run
-    assert len(_inbox_runs(server)) == 1
+    assert len(_inbox_runs(server)) == 1 and len(_publish_runs(server)) == 1
 
 
 def test_one_weekly_partition_through_graphql(env):
@@ -139,7 +156,8 @@ def test_sigkill_mid_marts_keeps_the_previous_snapshot_and_a_rerun_completes(env
     before = current_snapshot(s.serving).version
     hook = s.home / "toy_mart_sleep"
     hook.write_text("300")
-    run_id = server.launch("refresh", LOCATION, tags=RANGE)
+    publish = {**RANGE, "xiaoshuju/marts": "all"}  # marts + snapshot, as the publish sensor launches them
+    run_id = server.launch("publish", LOCATION, tags=publish)
     instance = dg.DagsterInstance.from_config(str(env["dagster_home"]))
 
     def mart_started():
@@ -156,7 +174,7 @@ def test_sigkill_mid_marts_keeps_the_previous_snapshot_and_a_rerun_completes(env
     assert (
         current_snapshot(s.serving).version == before
     )  # the dashboard still reads the last complete version
-    rerun = server.launch("refresh", LOCATION, tags=RANGE)
+    rerun = server.launch("publish", LOCATION, tags=publish)
     assert server.wait_run(rerun, timeout=240) == "SUCCESS"  # the writer slot was freed
     after = current_snapshot(s.serving)
     assert after.version != before and after.meta["run_id"] == rerun
@@ -174,13 +192,20 @@ def test_reader_holds_the_snapshot_while_a_full_run_writes(env):
     handles = {
         t: pq.ParquetFile(held.path / f"{t}.parquet") for t in held.tables
     }  # kept open, like a dashboard
-    n_before = len(_inbox_runs(server))
+    n_before, n_publish = len(_inbox_runs(server)), len(_publish_runs(server))
     _drop(s, "订单数据_第二周.csv", YOUZAN_HEADER.read_bytes() + b"E0000000000000000000000001\n")
-    run = wait_for(
+    ingest = wait_for(
         lambda: len(_inbox_runs(server)) > n_before and _inbox_runs(server)[0], 120, "a second inbox run"
     )
+    run = None  # the publish run that follows the ingest run (it writes the snapshot)
     worst, reads_during_run, errors = 0.0, 0, []
-    while (status := server.run_status(run["runId"])) not in ("SUCCESS", "FAILURE", "CANCELED"):
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if run is None and len(_publish_runs(server)) > n_publish:
+            run = _publish_runs(server)[0]
+        status = server.run_status((run or ingest)["runId"])
+        if status in ("FAILURE", "CANCELED") or (run is not None and status == "SUCCESS"):
+            break
         t0 = time.perf_counter()
         try:
             for t in held.tables:
@@ -203,11 +228,9 @@ def test_reader_holds_the_snapshot_while_a_full_run_writes(env):
 
 def test_broken_input_fails_a_check_and_emails_the_team(env):
     server, s, mail = env["server"], env["settings"], env["mail"]
-    n_before = len(_inbox_runs(server))
+    n_publish = len(_publish_runs(server))
     _drop(s, "broken_export.csv", b"\x00\xff\xfe garbage \x00" * 64)
-    run = wait_for(
-        lambda: len(_inbox_runs(server)) > n_before and _inbox_runs(server)[0], 120, "the inbox run"
-    )
+    run = _next_publish_run(server, n_publish)  # ingest, then the publish run whose mart check fails
     assert server.wait_run(run["runId"]) == "SUCCESS"  # a failed (non-blocking) check does not fail the run
 
     def check_mail():

@@ -1,5 +1,5 @@
 """Acceptance on the project's real graph: simulator exports dropped into the inbox of a real webserver + daemon
-start ingestion and every mart through the inbox sensor, observed through GraphQL."""
+start ingestion (inbox sensor) and then every mart (publish sensor), observed through GraphQL."""
 
 import shutil
 from datetime import datetime
@@ -48,10 +48,16 @@ def test_simulated_exports_flow_from_inbox_to_every_mart(tmp_path):
     try:
         server.start()
         shutil.copytree(staging_area, s.inbox, dirs_exist_ok=True)  # the brand drops its weekly exports
-        [run] = wait_for(
+        [ingest] = wait_for(
             lambda: server.runs({"xiaoshuju/trigger": "inbox"}), 120, "the inbox sensor to launch a run"
         )
+        assert server.wait_run(ingest["runId"], timeout=600) == "SUCCESS", server.logs()[-3000:]
+        [run] = wait_for(  # then the publish sensor: every mart over the data's weeks, and the snapshot
+            lambda: server.runs({"xiaoshuju/trigger": "staging"}), 120, "the publish sensor to launch a run"
+        )
         assert server.wait_run(run["runId"], timeout=600) == "SUCCESS", server.logs()[-3000:]
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        assert tags["dagster/asset_partition_range_start"] == first_week, tags  # from staging's metadata
         from pipelines.definitions import defs
 
         graph = defs.resolve_asset_graph()

@@ -15,10 +15,14 @@ def test_monday_report_covers_the_week_that_just_ended():
     assert (req.partition_key, req.run_key) == ("2026-11-16", "weekly-report-2026-11-16")
 
 
-def test_daily_refresh_rebuilds_the_whole_range():
+def test_daily_refresh_without_staging_metadata_rebuilds_the_whole_range(tmp_path):
     when = datetime(2026, 11, 26, 6, 0, tzinfo=SH)
-    req = daily_refresh_schedule(dg.build_schedule_context(scheduled_execution_time=when))
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        req = daily_refresh_schedule(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        )
     assert (req.tags[RANGE_START_TAG], req.tags[RANGE_END_TAG]) == full_history_range(when)
+    assert req.tags["xiaoshuju/marts"] == "all"  # a publish run: later increments start from it
     assert req.run_key == "daily-refresh-2026-11-26"
 
 

@@ -1,4 +1,5 @@
-"""Inbox sensor: new/changed files start one refresh run; a re-evaluation never starts a second one."""
+"""Inbox sensor: new/changed files start one ingest run; a re-evaluation never starts a second one. Publish sensor:
+unpublished staging data starts one publish run over the weeks it can change."""
 
 import json
 import os
@@ -6,9 +7,10 @@ import time
 
 import dagster as dg
 
+from pipelines.increments import FIRST_EVENT, MARTS_TAG, NEW_FIRST_EVENT, STAGING_KEY
 from pipelines.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.resources import SettingsResource
-from pipelines.sensors import changed_files, inbox_sensor, run_key_for, scan_inbox
+from pipelines.sensors import changed_files, inbox_sensor, publish_sensor, run_key_for, scan_inbox
 
 
 def _age(path, seconds=60):
@@ -51,7 +53,7 @@ def test_sensor_requests_one_run_per_change(xhome):
     _age(f)
     result, cursor = _tick(xhome, None)
     assert isinstance(result, dg.RunRequest)
-    assert result.tags[RANGE_START_TAG] <= result.tags[RANGE_END_TAG]
+    assert RANGE_START_TAG not in result.tags  # ingest only: the publish sensor picks the weeks afterwards
     assert json.loads(cursor)["files"]["订单数据.csv"][0] == f.stat().st_size
     again, cursor2 = _tick(xhome, cursor)
     assert isinstance(again, dg.SkipReason)  # same inbox → no second run
@@ -106,3 +108,36 @@ def test_new_files_ride_along_with_a_queued_refresh(xhome, tmp_path):
         _age(f, 20)
         third, _ = tick(instance, cursor)
         assert isinstance(third, dg.RunRequest)
+
+
+def test_publish_sensor_follows_unpublished_staging(tmp_path):
+    import uuid
+    from datetime import UTC, datetime
+
+    from pipelines.partitions import full_history_range, week_key
+
+    def tick(instance):
+        return publish_sensor(dg.build_sensor_context(instance=instance))
+
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        assert "up to date" in tick(instance).skip_message  # nothing staged yet
+        first = datetime(2026, 6, 3, tzinfo=UTC)
+        md = {
+            FIRST_EVENT: dg.MetadataValue.timestamp(first),
+            NEW_FIRST_EVENT: dg.MetadataValue.timestamp(first),
+        }
+        instance.report_runless_asset_event(dg.AssetMaterialization(STAGING_KEY, metadata=md))
+        busy = instance.add_run(
+            dg.DagsterRun(job_name="ingest", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
+        )
+        assert "waiting for run" in tick(instance).skip_message  # an ingest is still running
+        instance.delete_run(busy.run_id)
+        req = tick(instance)
+        assert isinstance(req, dg.RunRequest) and req.tags[MARTS_TAG] == "all"
+        assert (req.tags[RANGE_START_TAG], req.tags[RANGE_END_TAG]) == (
+            week_key(first),
+            full_history_range()[1],
+        )
+        assert (
+            tick(instance).run_key == req.run_key
+        )  # same staging state → same key: Dagster launches it once
