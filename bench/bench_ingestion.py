@@ -3,6 +3,7 @@
     python bench/bench_ingestion.py --scale S                 # simulate S (seed 1) into a temp home, then measure
     python bench/bench_ingestion.py --scale M --keep DIR      # simulate once into DIR (re-used on the next run)
     python bench/bench_ingestion.py --inbox DIR               # measure an existing inbox (copied, never modified)
+    XSJ_BENCH_PROFILE=1 python bench/bench_ingestion.py ...   # also list the slowest staging build statements
 
 Each measurement runs in a fresh subprocess (so peak RSS is that step's own). Prints markdown: wall times, peak
 RSS, the floor, the ratio staging / floor (target ≤ 2), and — when the simulator's ground truth is there —
@@ -105,8 +106,17 @@ def _ingest(home: str) -> dict:
         rep = load_pending(conn, s)
         out["load"] = time.perf_counter() - t
         t = time.perf_counter()
+        if os.environ.get("XSJ_BENCH_PROFILE"):
+            from assets.staging import build
+
+            build.TIMINGS[:] = [None]
         counts = rebuild_staging(conn)
         out["build"] = time.perf_counter() - t
+        if os.environ.get("XSJ_BENCH_PROFILE"):
+            out["build_top"] = sorted(build.TIMINGS[1:], reverse=True)[:12]
+        out["load_top"] = (
+            sorted(rep.timings.items(), key=lambda kv: -kv[1])[:12] if hasattr(rep, "timings") else []
+        )
         out["files"] = rep.n_files
         out["counts"] = counts
         out["rows_in"] = conn.execute("SELECT sum(rows_in) FROM ops.reconciliation").fetchone()[0]
@@ -170,6 +180,7 @@ def main() -> None:
                 print(f"(simulated {a.scale} in {time.perf_counter() - t:.0f} s)", file=sys.stderr)
         home = work / "home"
         shutil.copytree(src_inbox, home / "inbox")
+        size = sum(p.stat().st_size for p in src_inbox.rglob("*") if p.is_file())
         if truth is not None and truth.exists():
             shutil.copytree(truth, home / "ground_truth")
         floor = _run_child("floor", str(src_inbox), env)
@@ -177,7 +188,6 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     staging_s = ing["load"] + ing["build"]
-    size = sum(p.stat().st_size for p in src_inbox.rglob("*") if p.is_file())
     print(f"## Ingestion bench — {a.inbox or f'scale {a.scale}, seed {a.seed}'}\n")
     print(f"{ing['files']:,} files, {size / 1e6:,.0f} MB, {ing['rows_in']:,} records in\n")
     print("| step | wall time (s) | peak RSS (MB) |\n|---|---:|---:|")
@@ -207,6 +217,12 @@ def main() -> None:
             f"({i['identifiers']:,} identifiers)"
         )
     print(f"- staging rows: {json.dumps(ing['counts'])}")
+    if ing.get("load_top"):
+        print("\nload by format (s): " + ", ".join(f"{k} {v:.1f}" for k, v in ing["load_top"]))
+    if ing.get("build_top"):
+        print("\nslowest build statements (XSJ_BENCH_PROFILE=1):")
+        for sec, stmt in ing["build_top"]:
+            print(f"- {sec:.1f} s `{stmt}`")
 
 
 if __name__ == "__main__":

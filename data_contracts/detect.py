@@ -143,7 +143,10 @@ def _detect_json(text: str, enc: str) -> Detection:
             return Detection(
                 "unknown", enc, problem="JSON that is neither JSON lines nor one complete document"
             )
-    if isinstance(obj, dict) and {"msgid", "msgtime", "msgtype"} <= obj.keys():
+    # a first record may itself be damaged (msgid missing): msgtime + msgtype (+ from) are enough to know the layout
+    if isinstance(obj, dict) and (
+        {"msgid", "msgtime", "msgtype"} <= obj.keys() or {"msgtime", "msgtype", "from"} <= obj.keys()
+    ):
         return Detection("wecom_archive", enc, tuple(obj.keys()))
     if isinstance(obj, dict) and ("group_chat" in obj or {"chat_id", "member_list"} <= obj.keys()):
         return Detection("wecom_group_detail", enc, tuple(obj.keys()))

@@ -72,3 +72,65 @@ def mask_preview(text: str | None, limit: int = 200) -> str:
     if not text:
         return ""
     return ",".join(mask_field(f) for f in str(text).replace("\r", "").replace("\n", " ").split(","))[:limit]
+
+
+# --- person names inside group names and file names ------------------------------------------------------------
+# A 大C usually names the group after themself ("🏠任浩艳的生鲜社区团", "李团长的水果群"), and chat exports carry the
+# group name in the file name. Rule (docs/data_contracts.md, "Names inside group names"):
+#   1. every name piece known for the group — the display names / nicknames / remarks of its owner and members in
+#      the same export, cut into runs of 2–4 Han characters or ≥ 3 Latin letters after dropping 【tags】, titles
+#      (团长, 群主 …), digits, emoji and punctuation — is replaced by its masked form (first character + stars);
+#   2. the Han run right before a possessive 的 is masked the same way (a run longer than 4 keeps its head and
+#      masks its last 3 characters), so a name we never saw is masked too;
+#   3. a mobile number (not a chatroom id: not followed by ``@``) is masked ``138****1234``.
+# Masked text has no Han characters after the first, so the rule is idempotent.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TAGS = re.compile(r"【[^】]*】|\[[^\]]*\]|（[^）]*）|\([^)]*\)")
+_TITLES = re.compile(r"团长|群主|店长|老板|管理员|客服|助手|小助手")
+_PIECE = re.compile(rf"[{_HAN}]+|[A-Za-z]+")
+_POSSESSIVE = re.compile(rf"([{_HAN}]+)的")
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?![\d@])")
+
+
+def _mask_piece(s: str) -> str:
+    return s[0] + "*" * max(1, len(s) - 1)
+
+
+def name_pieces(values) -> set[str]:
+    """The parts of display names / nicknames / remarks that can be a person's name (see the rule above)."""
+    out: set[str] = set()
+    for v in values:
+        if not v:
+            continue
+        v = _TITLES.sub(" ", _TAGS.sub(" ", str(v)))
+        for m in _PIECE.finditer(v):
+            p = m.group(0)
+            if (p[0].isascii() and len(p) >= 3) or (not p[0].isascii() and 2 <= len(p) <= 4):
+                out.add(p)
+    return out
+
+
+def mask_names_in_text(text: str | None, known=()) -> str | None:
+    """A group name (or file name) with every embedded person name masked; stable for the same input."""
+    if text is None:
+        return None
+    s = str(text)
+    # a group has thousands of members: test containment first, build a pattern only of the pieces present
+    pieces = sorted({p for p in known if p and p in s}, key=len, reverse=True)
+    if pieces:
+        # one pass, longest piece first, so a masked piece is never matched again
+        s = re.sub("|".join(re.escape(p) for p in pieces), lambda m: _mask_piece(m.group(0)), s)
+
+    def _poss(m: re.Match) -> str:
+        run = m.group(1)
+        if len(run) <= 4:
+            return _mask_piece(run) + "的"
+        return run[:-3] + _mask_piece(run[-3:]) + "的"
+
+    s = _POSSESSIVE.sub(_poss, s)
+    return _MOBILE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], s)
+
+
+def mask_file_name(name: str | None) -> str | None:
+    """A file name as shown in quarantine / reconciliation: person names inside it masked (rules 2–3)."""
+    return mask_names_in_text(name)

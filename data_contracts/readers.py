@@ -420,8 +420,11 @@ def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
     rejects = rej.select(
         pl.col(FILE),
         pl.col("line").cast(pl.Int64).alias(LINE),
-        pl.lit("bad_encoding").alias("reason_code"),
-        pl.lit("bytes that are not valid UTF-8 text").alias("reason"),
+        # a JSON line cut in the middle of a multi-byte character is a broken record, not a broken file
+        pl.lit("bad_json").alias("reason_code"),
+        pl.lit("not a JSON object: the line holds bytes that are not UTF-8 (cut or corrupted)").alias(
+            "reason"
+        ),
         pl.col("csv_line").fill_null("").str.slice(0, 300).alias("preview"),
     )
     return RawRead(frame, ["json"], rejects, [f.sha for f in files])

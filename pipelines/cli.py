@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -39,7 +40,13 @@ def _demo(args) -> int:
     if rc != 0:
         print("simulator failed; not running the pipeline", file=sys.stderr)
         return rc
-    return _run(args)
+    rc = _run(args)
+    if rc != 0:
+        return rc
+    # the executives' view too: the weekly PDF of the last complete week, rendered (not emailed)
+    from assets.reports.cli import _report
+
+    return _report(argparse.Namespace(week=None, send=False, force=False, lang=None))
 
 
 def _where(s) -> None:

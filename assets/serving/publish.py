@@ -29,7 +29,13 @@ QUARANTINE_SAMPLE_PER_REASON = 50
 # Every table of these schemas is published as-is ...
 WHOLE_SCHEMAS = ("marts", "ops")
 # ... plus these single tables.
-EXTRA_TABLES = (("landing", "manifest"), ("staging", "groups"))  # groups: names + owners for the dashboard
+EXTRA_TABLES = (("staging", "groups"),)  # groups: (masked) names + owners for the dashboard
+# The file manifest, with person names inside file names masked (chat exports are often named after the group,
+# and groups after their owner: "任浩艳的生鲜社区团.csv"); the archive path, which repeats the raw name, stays in the
+# warehouse for data engineers.
+MANIFEST_SQL = """
+SELECT * EXCLUDE (archived_path) FROM landing.manifest ORDER BY first_seen_at, file_name
+"""
 
 QUARANTINE_SUMMARY_SQL = """
 SELECT file_name, source_format, reason_code, count(*) AS rows_quarantined,
@@ -189,6 +195,14 @@ def prune(serving_dir: Path, keep: int) -> list[str]:
     return removed
 
 
+def masked_manifest(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """landing.manifest as published: person names inside file names masked, the archive path left out."""
+    from data_contracts.privacy_ops import mask_file_name
+
+    df = conn.execute(MANIFEST_SQL).pl()
+    return df.with_columns(pl.col("file_name").map_elements(mask_file_name, return_dtype=pl.String))
+
+
 def publish_snapshot(
     conn: duckdb.DuckDBPyConnection,
     serving_dir: str | Path,
@@ -206,6 +220,8 @@ def publish_snapshot(
     tmp.mkdir()
     tables: dict[str, int] = {}
     columns: dict[str, list[dict]] = {}
+    if ("landing", "manifest") in _existing_tables(conn):
+        extra_frames = {"landing.manifest": masked_manifest(conn), **(extra_frames or {})}
     for name, sql in tables_to_publish(conn).items():
         params = [QUARANTINE_SAMPLE_PER_REASON] if sql is QUARANTINE_SAMPLE_SQL else []
         tables[name] = _write_parquet(conn, sql, params, tmp / f"{name}.parquet")

@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.staging.pipeline import run_staging
+from pipelines.increments import staging_event_metadata
 from pipelines.resources import SettingsResource
 from xiaoshuju.warehouse import markdown_preview
 
@@ -92,9 +93,12 @@ def staging_tables(context: dg.AssetExecutionContext, settings: SettingsResource
             "ORDER BY quarantined_at DESC, file_name, line_no",
             limit=10,
         )
+        # where the data begins and the earliest event of the files ingested now: the marts' run range
+        events = staging_event_metadata(conn, [f.file_sha256 for f in report.load.files])
     common = {
         "files_ingested": report.load.n_files,
         "rebuilt": report.rebuilt,
+        **events,
     }
     for t in STAGING_TABLES:
         md = {

@@ -29,10 +29,17 @@ SELECT o.group_key, km.member_id AS owner_member_id
 FROM grp_owner o JOIN key_member km ON km.key = coalesce(o.wecom_owner, o.wechat_owner);
 
 -- messages ----------------------------------------------------------------------------------------------------
+-- a message in several exports (overlapping chat exports) counts once: its first (file, line) wins. Hash
+-- aggregation finds the few duplicated ids; only those are ranked (no sort of millions of rows)
+CREATE OR REPLACE TEMP TABLE msg_dup AS
+SELECT message_id FROM ingest.messages GROUP BY message_id HAVING count(*) > 1;
+
 CREATE OR REPLACE TEMP TABLE msg AS
+SELECT m.* FROM ingest.messages m ANTI JOIN msg_dup d USING (message_id)
+UNION ALL
 SELECT * EXCLUDE (rn) FROM (
-    SELECT m.*, row_number() OVER (PARTITION BY message_id ORDER BY source_file_sha256, source_line) AS rn
-    FROM ingest.messages m
+    SELECT m.*, row_number() OVER (PARTITION BY m.message_id ORDER BY m.source_file_sha256, m.source_line) AS rn
+    FROM ingest.messages m SEMI JOIN msg_dup d USING (message_id)
 ) WHERE rn = 1;
 
 CREATE OR REPLACE TEMP TABLE msg2 AS
@@ -167,32 +174,30 @@ FROM gm WHERE event_at IS NOT NULL;
 -- messages: recalls, staff, first responses (no text anywhere) ------------------------------------------------
 CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT member_id FROM ident WHERE is_staff;
 
-CREATE OR REPLACE TEMP TABLE speech AS
-SELECT message_id, group_id, sender_member_id, sent_at,
-       sum(CASE WHEN sender_member_id IS DISTINCT FROM prev_sender THEN 1 ELSE 0 END)
-           OVER (PARTITION BY group_id ORDER BY sent_at, message_id ROWS UNBOUNDED PRECEDING) AS run
-FROM (
-    SELECT message_id, group_id, sender_member_id, sent_at,
-           lag(sender_member_id) OVER (PARTITION BY group_id ORDER BY sent_at, message_id) AS prev_sender
-    FROM msg2 WHERE sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall')
-);
-
-CREATE OR REPLACE TEMP TABLE run_start AS
-SELECT group_id, run, min(sent_at) AS run_at FROM speech GROUP BY group_id, run;
-
+-- A question's first response is the start of the next run of speech (a run: consecutive messages of one
+-- sender, in group order sent_at, message_id). A run starts where the sender changes, so the first run start
+-- after a message is the first later message by someone else: one lag pass, then a min over the following rows
+-- (sent_at grows along the order, so the min is the first). Non-speech rows sit in their own partition.
 INSERT INTO staging.messages
 SELECT m.message_id, m.group_id, m.sender_member_id, m.sent_at, m.kind, m.length, m.is_question, m.is_owner,
        (st.member_id IS NOT NULL) AS is_staff,
        (r.recalls_message_id IS NOT NULL) AS is_recalled,
-       CASE WHEN m.is_question THEN nx.run_at END AS first_response_at,
-       CASE WHEN m.is_question THEN epoch(nx.run_at) - epoch(m.sent_at) END AS first_response_seconds,
+       CASE WHEN m.is_question AND m.is_speech THEN m.nx END AS first_response_at,
+       CASE WHEN m.is_question AND m.is_speech THEN epoch(m.nx) - epoch(m.sent_at) END AS first_response_seconds,
        m.source_format, m.source_file_sha256
-FROM msg2 m
+FROM (
+    SELECT *, min(run_at) OVER (PARTITION BY group_id, is_speech ORDER BY sent_at, message_id
+                                ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS nx
+    FROM (
+        SELECT *, CASE WHEN is_speech AND sender_member_id IS DISTINCT FROM lag(sender_member_id)
+                           OVER (PARTITION BY group_id, is_speech ORDER BY sent_at, message_id)
+                      THEN sent_at END AS run_at
+        FROM (SELECT *, sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall') AS is_speech FROM msg2)
+    )
+) m
 LEFT JOIN staff st ON st.member_id = m.sender_member_id
 LEFT JOIN (SELECT DISTINCT recalls_message_id FROM msg2 WHERE recalls_message_id IS NOT NULL) r
-       ON r.recalls_message_id = m.message_id
-LEFT JOIN speech s ON s.message_id = m.message_id
-LEFT JOIN run_start nx ON nx.group_id = s.group_id AND nx.run = s.run + 1;
+       ON r.recalls_message_id = m.message_id;
 
 -- groups ------------------------------------------------------------------------------------------------------
 INSERT INTO staging.groups

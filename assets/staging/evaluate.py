@@ -28,7 +28,11 @@ def quarantine_scores(conn: duckdb.DuckDBPyConnection, truth_dir: Path) -> dict:
     exp = {
         (_base(f), ln, c) for f, ln, c in defects.select("file", "line", "expected_reason_code").iter_rows()
     }
-    got_rows = conn.execute("SELECT file_name, line_no, reason_code FROM quarantine.rows").fetchall()
+    # quarantine shows file names with person names masked; the manifest keeps the name the file arrived with
+    got_rows = conn.execute(
+        "SELECT coalesce(m.file_name, q.file_name), q.line_no, q.reason_code FROM quarantine.rows q "
+        "LEFT JOIN landing.manifest m USING (file_sha256)"
+    ).fetchall()
     got = {(_base(f), ln, c) for f, ln, c in got_rows}
     tp = exp & got
     return {

@@ -9,6 +9,7 @@ quarantine row and never stops the others. Re-running is a no-op.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import polars as pl
 
 from data_contracts.contracts import mapping, mappings
 from data_contracts.formats import BatchContext, Parsed, parse_batch
+from data_contracts.privacy_ops import mask_file_name
 from data_contracts.readers import FILE, FileUnreadable, SourceFile, read_header
 from data_contracts.rules import QUARANTINE_SCHEMA
 from xiaoshuju.settings import Settings
@@ -64,6 +66,8 @@ class FileResult:
 @dataclass
 class LoadReport:
     files: list[FileResult] = field(default_factory=list)
+    # seconds per source format (read + parse + write)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_files(self) -> int:
@@ -178,7 +182,13 @@ def write_batch(
     now: datetime,
 ) -> list[FileResult]:
     """Write one batch in one transaction: ingest rows, quarantine, reconciliation, manifest."""
-    names = {r["file_sha256"]: r["file_name"] for r in rows}
+    # file names as stored and shown: a chat export is named after its group, and groups after their owner
+    raw_names = {r["file_sha256"]: r["file_name"] for r in rows}
+    names = {sha: mask_file_name(n) for sha, n in raw_names.items()}
+    file_level = {
+        sha: FileLevel(p.code, p.words.replace(raw_names[sha], names[sha]), p.rows_in)
+        for sha, p in file_level.items()
+    }
     parsed = parsed or Parsed()
     bad = list(file_level)
     q = parsed.quarantine.filter(~pl.col(FILE).is_in(bad)) if parsed.quarantine.height else parsed.quarantine
@@ -220,12 +230,12 @@ def write_batch(
                 lo, hi = bounds.get(sha, (None, None))
             nq = int(quarantined.get(sha, 0))
             loaded = rows_in - nq
-            recon.append((sha, r["file_name"], fmt, rows_in, loaded, nq, loaded >= 0, now))
+            recon.append((sha, names[sha], fmt, rows_in, loaded, nq, loaded >= 0, now))
             manifest.append((now, rows_in, lo, hi, sha))
             results.append(
                 FileResult(
                     sha,
-                    r["file_name"],
+                    names[sha],
                     fmt,
                     rows_in,
                     loaded,
@@ -333,26 +343,37 @@ def load_pending(
         fmt = r["detected_format"] if r["detected_format"] in mappings() else None
         report.files += write_batch(conn, [r], fmt, None, {r["file_sha256"]: _status_problem(r)}, now)
     for fmt, rs in batches:
+        t0 = time.perf_counter()
         try:
-            parsed, file_level = _parse(fmt, rs, settings)
-            report.files += write_batch(conn, rs, fmt, parsed, file_level, now)
-            continue
-        except FileUnreadable as exc:
-            if len(rs) == 1:
-                report.files += write_batch(
-                    conn, rs, fmt, None, {rs[0]["file_sha256"]: _exception_problem(rs[0], exc)}, now
-                )
-                continue
-        except Exception:  # noqa: BLE001 - isolate the broken file below
-            log.exception("batch of %d %s files failed; retrying file by file", len(rs), fmt)
-        for r in rs:  # one file at a time, so one broken file cannot take the others down
-            try:
-                parsed, file_level = _parse(fmt, [r], settings)
-                report.files += write_batch(conn, [r], fmt, parsed, file_level, now)
-            except Exception as exc:  # noqa: BLE001
-                if not isinstance(exc, FileUnreadable):
-                    log.exception("reading %s failed", r["file_name"])
-                report.files += write_batch(
-                    conn, [r], fmt, None, {r["file_sha256"]: _exception_problem(r, exc)}, now
-                )
+            _load_batch(conn, settings, report, fmt, rs, now)
+        finally:
+            report.timings[fmt] = report.timings.get(fmt, 0.0) + time.perf_counter() - t0
     return report
+
+
+def _load_batch(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, report: LoadReport, fmt: str, rs: list[dict], now
+) -> None:
+    """One batch of one format; if it fails as a whole, file by file so one broken file cannot stop the others."""
+    try:
+        parsed, file_level = _parse(fmt, rs, settings)
+        report.files += write_batch(conn, rs, fmt, parsed, file_level, now)
+        return
+    except FileUnreadable as exc:
+        if len(rs) == 1:
+            report.files += write_batch(
+                conn, rs, fmt, None, {rs[0]["file_sha256"]: _exception_problem(rs[0], exc)}, now
+            )
+            return
+    except Exception:  # noqa: BLE001 - isolate the broken file below
+        log.exception("batch of %d %s files failed; retrying file by file", len(rs), fmt)
+    for r in rs:
+        try:
+            parsed, file_level = _parse(fmt, [r], settings)
+            report.files += write_batch(conn, [r], fmt, parsed, file_level, now)
+        except Exception as exc:  # noqa: BLE001
+            if not isinstance(exc, FileUnreadable):
+                log.exception("reading %s failed", r["file_name"])
+            report.files += write_batch(
+                conn, [r], fmt, None, {r["file_sha256"]: _exception_problem(r, exc)}, now
+            )

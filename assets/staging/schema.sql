@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS landing.manifest (
 );
 
 CREATE TABLE IF NOT EXISTS staging.orders (
-    order_id            VARCHAR PRIMARY KEY,   -- source || ':' || source_order_no
+    order_id            VARCHAR NOT NULL,      -- key: source || ':' || source_order_no (unique: checked, no index)
     source              VARCHAR NOT NULL,      -- youzan | ktt | shopify | canonical
     source_order_no     VARCHAR NOT NULL,
     member_id           VARCHAR,               -- buyer, resolved
@@ -69,12 +69,12 @@ CREATE TABLE IF NOT EXISTS staging.order_lines (
     refund_amount       DECIMAL(18,2) NOT NULL DEFAULT 0,
     seller_member_id    VARCHAR,
     source_file_sha256  VARCHAR NOT NULL,
-    source_line         BIGINT,
-    PRIMARY KEY (order_id, line_no)
+    source_line         BIGINT
+    -- key (order_id, line_no): unique, checked by staging_contracts (no index: DuckDB rebuilds indexes slowly)
 );
 
 CREATE TABLE IF NOT EXISTS staging.members (
-    member_id           VARCHAR PRIMARY KEY,
+    member_id           VARCHAR NOT NULL,      -- key (unique: checked by staging_contracts, no index)
     display_name_masked VARCHAR,               -- 王*  (never the raw name)
     phone_masked        VARCHAR,               -- 138****1234
     is_staff            BOOLEAN NOT NULL DEFAULT FALSE,  -- brand staff account (WeCom staff, exporting account)
@@ -89,8 +89,8 @@ CREATE TABLE IF NOT EXISTS staging.member_identities (
     id_hash             VARCHAR NOT NULL,      -- keyed hash (HMAC) of the normalised identifier
     source_format       VARCHAR NOT NULL,
     confidence          VARCHAR NOT NULL,      -- high | low
-    first_seen_at       TIMESTAMPTZ,
-    PRIMARY KEY (id_type, id_hash, source_format)
+    first_seen_at       TIMESTAMPTZ
+    -- key (id_type, id_hash, source_format): unique, checked by staging_contracts (no index)
 );
 
 CREATE TABLE IF NOT EXISTS staging.groups (
@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS staging.group_memberships (
 );
 
 CREATE TABLE IF NOT EXISTS staging.messages (
-    message_id          VARCHAR PRIMARY KEY,   -- source-stable id
+    message_id          VARCHAR NOT NULL,      -- key: source-stable id (unique: checked, no index)
     group_id            VARCHAR NOT NULL,
     sender_member_id    VARCHAR,               -- NULL for system notices
     sent_at             TIMESTAMPTZ NOT NULL,

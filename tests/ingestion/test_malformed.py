@@ -311,6 +311,25 @@ CASES = [
         1,
     ),
     (
+        "wecom_first_line_without_msgid",
+        "a.jsonl",
+        jl({k: v for k, v in MSG.items() if k != "msgid"}, MSG),
+        [(1, "missing_id")],
+        1,
+    ),
+    (
+        "wecom_line_cut_inside_a_character",
+        "a.jsonl",
+        jl(MSG)
+        + json.dumps({**MSG, "msgid": "2", "text": {"content": "今晚八点开团"}}, ensure_ascii=False).encode()[
+            :-9
+        ]
+        + b"\n"
+        + jl({**MSG, "msgid": "3"}),
+        [(2, "bad_json")],
+        2,
+    ),
+    (
         "wecom_blank_lines_keep_numbers",
         "a.jsonl",
         jl(MSG, "", {**MSG, "msgid": "2", "msgtime": "soon"}),

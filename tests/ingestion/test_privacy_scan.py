@@ -53,3 +53,65 @@ def test_no_raw_identifiers_anywhere(home):
     for v in PHONES + IDS + NAMES:
         assert v not in text, f"raw value {v!r} found in the warehouse"
     assert not re.search(r"(?<![\dA-Za-z])1[3-9]\d{9}(?!\d)", text), "an unmasked mobile number is stored"
+
+
+def name_hits(texts, names) -> dict[str, str]:
+    """Every ground-truth name (length ≥ 2) that occurs as a SUBSTRING of some text value: {name: the text}.
+    Set lookups of every substring whose length is a name length (no regex over thousands of names)."""
+    names = {n for n in names if n and len(n) >= 2}
+    lengths = sorted({len(n) for n in names})
+    hits: dict[str, str] = {}
+    for t in texts:
+        for k in lengths:
+            for i in range(len(t) - k + 1):
+                if t[i : i + k] in names:
+                    hits.setdefault(t[i : i + k], t)
+    return hits
+
+
+def test_name_hits_finds_substrings_not_only_equal_values():
+    assert name_hits(["🏠任浩艳的生鲜社区团", "任**的水果群"], ["任浩艳", "任", "赵六"]) == {
+        "任浩艳": "🏠任浩艳的生鲜社区团"
+    }
+
+
+CHAT_HEADER = (
+    "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender\n"
+)
+
+
+def test_person_names_inside_group_and_file_names_are_masked(home):
+    """A 大C names the group after themself and the chat export carries the group name in its file name: the
+    owner's name is masked in staging.groups (known from the export's nicknames, or before a possessive 的),
+    in quarantine / reconciliation file names, and the group_id stays the hash of the chat id."""
+    room = "22222222222@chatroom"
+    home.drop(
+        f"🏠赵丽娜的生鲜社区团_{room}.csv",
+        CHAT_HEADER
+        + f"1,{room},1,0,1,1728013320,2,今晚开团,2024-10-04 11:42:00,,【团长】赵丽娜 13900002222,wxid_owner000000001\n"
+        + f"2,{room},1,0,0,1728013440,3,有吗？,2024-10-04 11:44:00,周敏 13800001111,敏敏🌸,wxid_member0000001\n"
+        + f"3,{room},1,0,0,2026-13-45 25:61:00,3,有吗？,bad,,敏敏🌸,wxid_member0000001\n",
+    )
+    # no possessive: only the member list of the same snapshot tells that 王小花 is a person
+    detail = (FIX / "groupchat_wrGroup0001.json").read_text(encoding="utf-8")
+    home.drop(
+        "groupchat_wrGroup0002.json",
+        detail.replace("wrGroup0001", "wrGroup0002")
+        .replace("\\u5468\\u672b\\u56e2\\u8d2d\\u7fa4", "王小花团购群")
+        .replace('"周末团购群"', '"王小花团购群"'),
+    )
+    home.run()
+    import hashlib
+
+    groups = dict(home.q("SELECT group_id, group_name FROM staging.groups"))
+    assert sorted(groups.values()) == ["王**团购群", "🏠赵**的生鲜社区团"]
+    assert groups["g_" + hashlib.md5(room.encode()).hexdigest()[:16]] == "🏠赵**的生鲜社区团"
+    assert (
+        home.one(
+            "SELECT count(*) FROM quarantine.rows WHERE file_name = ?", [f"🏠赵**的生鲜社区团_{room}.csv"]
+        )
+        == 1
+    )
+    assert home.one("SELECT count(*) FROM ops.reconciliation WHERE file_name LIKE '%赵**%'") == 1
+    hits = name_hits(_all_text(home), ["赵丽娜", "丽娜", "周敏", "王小花", "小花"])
+    assert hits == {}, f"person names found in the warehouse: {hits}"

@@ -82,3 +82,68 @@ def test_staging_shapes_match_truth(sim_home):
         "SELECT avg((first_response_at IS NOT NULL)::INT) FROM staging.messages WHERE is_question"
     ).fetchone()[0]
     assert answered > 0.3
+
+
+def _text_values(conn, schemas) -> list[str]:
+    cols = conn.execute(
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema IN (SELECT unnest(?)) AND (data_type LIKE 'VARCHAR%' OR data_type LIKE '%[]')",
+        [list(schemas)],
+    ).fetchall()
+    out = []
+    for schema, table, col, dtype in cols:
+        if schema == "landing" and col in ("file_name", "archived_path"):
+            continue  # the lead's manifest keeps the name a file arrived with
+        expr = f'"{col}"' if not dtype.endswith("[]") else f"array_to_string(\"{col}\", ',')"
+        out += [
+            r[0]
+            for r in conn.execute(
+                f'SELECT DISTINCT {expr} FROM "{schema}"."{table}" WHERE {expr} IS NOT NULL'
+            ).fetchall()
+        ]
+    return out
+
+
+def _truth_names(truth_dir) -> list[str]:
+    import polars as pl
+
+    return pl.read_parquet(truth_dir / "persons.parquet")["name"].drop_nulls().unique().to_list()
+
+
+@pytest.mark.slow
+def test_no_person_name_inside_any_text(sim_home):
+    """Every ground-truth person name (≥ 2 characters) is absent as a SUBSTRING of every text value of staging,
+    ingest, quarantine and ops — group names like "🏠任浩艳的生鲜社区团" included."""
+    from test_privacy_scan import name_hits
+
+    s, conn, _ = sim_home
+    names = _truth_names(s.ground_truth)
+    assert len(names) > 1000
+    texts = _text_values(conn, ["staging", "ingest", "quarantine", "ops"])
+    assert any("的" in t and "*" in t for t in texts)  # group names are there, masked
+    hits = name_hits(texts, names)
+    assert hits == {}, f"{len(hits)} person names in the warehouse, e.g. {list(hits.items())[:5]}"
+
+
+@pytest.mark.slow
+def test_no_person_name_in_staging_or_marts_of_the_demo(demo_home):
+    """The shared demo run (every asset): no ground-truth person name as a substring of any staging or mart text."""
+    import duckdb
+    from test_privacy_scan import name_hits
+
+    from xiaoshuju.settings import load_settings
+
+    s = load_settings(demo_home)
+    conn = duckdb.connect(str(s.warehouse), read_only=True)
+    try:
+        schemas = [
+            r[0]
+            for r in conn.execute("SELECT DISTINCT schema_name FROM information_schema.schemata").fetchall()
+        ]
+        texts = _text_values(
+            conn, [x for x in schemas if x in ("staging", "quarantine", "ops") or x.startswith("mart")]
+        )
+    finally:
+        conn.close()
+    hits = name_hits(texts, _truth_names(s.ground_truth))
+    assert hits == {}, f"{len(hits)} person names in staging / marts, e.g. {list(hits.items())[:5]}"

@@ -71,3 +71,17 @@ def test_definitions_expose_staging_keys():
     for spec in staging.ASSETS[0].specs:
         assert [d.asset_key.to_user_string() for d in spec.deps] == ["landing/manifest"]
         assert spec.group_name == "staging"
+
+
+def test_keys_are_enforced_by_the_contract_check_not_an_index(home, tmp_path):
+    """Big staging tables carry no primary-key index (DuckDB rebuilds / deletes slowly with one): a duplicate key
+    is accepted by the table but fails the blocking contract validation."""
+    from data_contracts.gx_suites import validate_table
+
+    home.drop_fixture("wecom_archive_20240610.jsonl")
+    home.run()
+    assert validate_table(home.conn, "messages", tmp_path / "docs").success
+    home.conn.execute("INSERT INTO staging.messages SELECT * FROM staging.messages LIMIT 1")
+    v = validate_table(home.conn, "messages", tmp_path / "docs")
+    assert not v.success
+    assert any(f["column"] == "duplicate_keys" for f in v.failures)

@@ -118,3 +118,27 @@ def test_corrupt_pointer_is_reported(tmp_path):
     with pytest.raises(NoSnapshotError, match="missing or incomplete"):
         current_snapshot(serving)
     assert json.loads(json.dumps(pub.list_versions(serving))) == []
+
+
+def test_published_manifest_masks_person_names_in_file_names(tmp_path):
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from assets.serving.publish import publish_snapshot
+    from xiaoshuju.serving import current_snapshot
+    from xiaoshuju.warehouse import apply_schema
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    apply_schema(conn)
+    conn.execute(
+        "INSERT INTO landing.manifest (file_sha256, file_name, archived_path, detected_format, status, first_seen_at)"
+        " VALUES ('ab', '2026-11-16/liuhen/🏠任浩艳的生鲜社区团.csv', '/archive/ab/🏠任浩艳的生鲜社区团.csv',"
+        " 'wechatmsg_chat', 'registered', ?)",
+        [datetime.now(UTC)],
+    )
+    publish_snapshot(conn, tmp_path / "serving")
+    manifest = current_snapshot(tmp_path / "serving").table("landing.manifest")
+    (name,) = manifest["file_name"].to_list()
+    assert "浩艳" not in name and name.endswith("的生鲜社区团.csv") and name.startswith("2026-11-16/liuhen/")
+    assert "archived_path" not in manifest.columns
