@@ -71,7 +71,8 @@ def test_later_export_of_the_same_order_wins(home):
 def test_files_over_several_runs_equal_one_run(home, tmp_path, monkeypatch):
     """Staging after files arrive over several runs (identities that merge later, a group detail after its
     chat, orders after members) equals staging after one run with every file: incremental work never drifts."""
-    from conftest import HMAC, Home
+    # the fixture's class and key ("from conftest import" would pick whichever tests/*/conftest.py loaded first)
+    Home, HMAC = type(home), home.key.decode()
 
     order = [
         ["桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl", "pywxdump_page1.csv"],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-FORMATS = Path("/work/shared/formats")
+FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 

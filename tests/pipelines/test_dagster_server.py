@@ -28,7 +28,7 @@ from xiaoshuju.settings import load_settings
 pytestmark = [pytest.mark.dagster_server, pytest.mark.slow]
 
 LOCATION = "toy"
-YOUZAN_HEADER = REPO.parent / "shared" / "formats" / "youzan_orders_订单数据.header.csv"
+YOUZAN_HEADER = REPO / "tests" / "fixtures" / "formats" / "youzan_orders_订单数据.header.csv"
 SH = ZoneInfo("Asia/Shanghai")
 
 

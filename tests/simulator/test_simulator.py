@@ -20,7 +20,7 @@ from xiaoshuju.simulator import simulate
 sys.path.insert(0, str(Path(__file__).parent))
 from bgnbd_fit import fit_bgnbd, rfm_from_orders  # noqa: E402
 
-FORMATS = Path("/work/shared/formats")
+FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 SMALL = dict(members=1200, weeks=20, zombie_share=0.3, wecom_share=0.3)
 # the reason codes landing/staging quarantine with (plus duplicate_file, which landing de-duplicates)
 REASONS = {"bad_date", "negative_amount", "missing_id", "broken_row", "bad_number", "bad_encoding", "truncated",

@@ -114,7 +114,8 @@ def random_brand(conn, seed: int = 7, n_groups: int = 8, days: int = 100, start:
                                round(float(rng.uniform(10, 300)), 2), gid))
     conn.executemany("INSERT INTO staging.groups (group_id, source, owner_member_id, created_at, first_event_at) "
                      "VALUES (?, 'wechat', ?, ?, ?)", [(g, o, c.to_pydatetime(), c.to_pydatetime()) for g, o, c in groups])
-    conn.executemany("INSERT OR IGNORE INTO staging.members (member_id, is_staff) VALUES (?, ?)", members)
+    unique_members = list({m[0]: m for m in reversed(members)}.values())  # first mention wins; no PK to ignore on
+    conn.executemany("INSERT INTO staging.members (member_id, is_staff) VALUES (?, ?)", unique_members)
     ev = pd.DataFrame(events, columns=["group_id", "member_id", "event", "event_at"])
     conn.register("ev_df", ev)
     conn.execute("INSERT INTO staging.group_memberships (group_id, member_id, event, event_at, source_format) "
