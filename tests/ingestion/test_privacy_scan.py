@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
-ALL = [p.name for p in FIX.iterdir()]
+ALL = [p.name for p in FIX.iterdir() if p.is_file()]  # formats/ holds header-only layouts
 
 PHONES = ["13800001111", "13900002222", "13700003333", "13800002222"]
 IDS = [
