@@ -40,6 +40,8 @@ SCALES = {"S": (3_000, 30, 300, 26), "M": (100_000, 1_000, 3_000, 52)}  # member
 def synthetic_tables(
     members: int, groups: int, dacs: int, weeks: int, seed: int = 1
 ) -> dict[str, pl.DataFrame]:
+    from dashboards import data
+
     rng = np.random.default_rng(seed)
     week0 = date(2025, 1, 6)
     wk = [week0 + timedelta(days=7 * i) for i in range(weeks)]
@@ -164,23 +166,8 @@ def synthetic_tables(
     kpis = pl.DataFrame(
         {
             "week_start": wk,
-            **{
-                k: rng.gamma(5, 1000, weeks)
-                for k in (
-                    "gmv",
-                    "orders",
-                    "buyers",
-                    "new_members",
-                    "active_groups",
-                    "zombie_groups",
-                    "active_dacs",
-                    "new_dacs",
-                    "predicted_clv_12m_base",
-                    "gmv_attr_group",
-                    "gmv_attr_first_touch",
-                    "gmv_attr_last_touch",
-                )
-            },
+            # every KPI column the overview page reads (dashboards.data.COLUMNS is that contract)
+            **{k: rng.gamma(5, 1000, weeks) for k in data.COLUMNS[data.WEEKLY_KPIS] if k != "week_start"},
         }
     )
     parent = [
