@@ -8,7 +8,9 @@ simulator package), so the bench also reports parameter recovery. Usage::
     python bench/bench_member_lifetime.py --simulator M [--truth-dir DIR]   # the simulator's brand vs its truth
 
 With ``--simulator`` the simulator's ground truth (orders, groups, memberships, referrals; member_id = person_id)
-is loaded straight into staging, so the comparison measures this mart, not ingestion.
+is loaded straight into staging, so the comparison measures this mart, not ingestion. It also prints the L4
+members by rule (true 大C or not) and evaluate.bgnbd_truth_decomposition: the same BG/NBD fit on the true orders
+with exact times / purchase days, with / without the members whose purchases a zombie group cut.
 """
 
 from __future__ import annotations
@@ -118,6 +120,17 @@ def run_simulator(scale: str, truth_dir: str | None, seed: int) -> None:
         print(json.dumps(evaluate.parameter_scores(conn, Path(truth_dir)), indent=1, default=str))
         lad = evaluate.ladder_scores(conn, Path(truth_dir), None)
         print(json.dumps({k: v for k, v in lad.items() if k != "promotion_lag_days"}, default=str))
+        print("L4 by first rule (true 大C / others):")
+        print(
+            conn.execute(
+                "SELECT s.is_dac, m.l4_rule, count(*) FROM marts.member_lifetime m "
+                "JOIN read_parquet(?) s ON s.person_id = m.member_id WHERE m.role_level = 'L4' "
+                "GROUP BY ALL ORDER BY ALL",
+                [str(Path(truth_dir) / "persons.parquet")],
+            ).fetchall()
+        )
+        print("BG/NBD fitted on the true orders (relative errors; see evaluate.bgnbd_truth_decomposition):")
+        print(json.dumps(evaluate.bgnbd_truth_decomposition(Path(truth_dir)), indent=1))
         conn.close()
 
 

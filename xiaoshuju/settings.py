@@ -33,6 +33,9 @@ class Thresholds:
     churned_after_days: int = 180
     l4_min_group_members: int = 20
     l4_min_referees_90d: int = 3
+    # the attributed-GMV L4 rule, for a member owning no group, also needs this many yuan from this many buyers
+    l4_min_attributed_gmv: float = 300.0
+    l4_min_buyers_served: int = 3
     # group vitality
     group_new_days: int = 14
     zombie_silence_days: int = 21

@@ -204,10 +204,11 @@ register(
         "角色等级",
         "Role level",
         "L0 会员 → L1 购买者 → L2 复购者 → L3 推荐者（≥1 位被推荐人购买）→ L4 大C（拥有 ≥20 人社群，或最近90天内 ≥3 位"
-        "被推荐人有付款订单，或分销归因成交额 ≥ 自购成交额）；记录首次达到各级的日期",
+        "被推荐人有付款订单，或分销归因成交额 ≥ 自购成交额——不是群主的还需 ≥ 300 元、服务 ≥ 3 位买家）；记录首次达到各级的日期",
         "L0 member → L1 buyer → L2 repeat buyer → L3 referrer (≥ 1 referee bought) → L4 大C (owns a group of "
         "≥ 20 members, or ≥ 3 referees with a paid order in the trailing 90 days, or last-touch attributed GMV ≥ "
-        "own GMV); the date each level was first reached is kept",
+        "own GMV — for a member owning no group also ≥ 300 yuan from ≥ 3 distinct buyers); the date each level was "
+        "first reached is kept",
         "category",
         "{}",
         M,
@@ -230,6 +231,28 @@ register(
         "Paid minus refunded amount of other members' orders naming this member as seller (分销员/团长)",
         "yuan",
         "¥{:,.0f}",
+        M,
+    ),
+    Metric(
+        "l4_rule",
+        "大C 判定依据",
+        "L4 rule",
+        "成为大C当天满足的条件：group（拥有 ≥20 人社群）、referees（90天内 ≥3 位被推荐人购买）、attributed_gmv"
+        "（分销归因成交额），同日满足多项时以 + 连接",
+        "The L4 condition(s) that held on the day L4 was reached: group (owns a group of ≥ 20 members), referees "
+        "(≥ 3 referees bought in 90 days), attributed_gmv (last-touch attributed GMV); joined by + on a tie",
+        "category",
+        "{}",
+        M,
+    ),
+    Metric(
+        "buyers_served",
+        "服务买家数",
+        "Buyers served (last touch)",
+        "在订单上署名为该会员（分销员/团长）且有有效购买（实付减退款 > 0）的不同买家人数",
+        "Distinct other members with a purchase (net > 0) on an order naming this member as seller (分销员/团长)",
+        "count",
+        "{:,.0f}",
         M,
     ),
     Metric(
@@ -447,7 +470,9 @@ COMMENTED_COLUMNS: dict[str, dict[str, str]] = {
                 "cohort_month",
                 "role_level",
                 "l4_at",
+                "l4_rule",
                 "attributed_gmv",
+                "buyers_served",
                 "referees_bought",
             )
         },

@@ -223,7 +223,7 @@ rfm AS (
     FROM agg a JOIN days d USING (member_id)
 ),
 lad AS (
-    SELECT member_id, attributed_gmv, referees_bought,
+    SELECT member_id, attributed_gmv, buyers_served, referees_bought, l4_group, l4_referees, l4_gmv,
            least(l4_referees, l4_group, l4_gmv) AS c4, l3 AS c3, l2 AS c2, l1 AS c1
     FROM _ml_ladder
 )
@@ -262,7 +262,13 @@ SELECT
     least(lad.c2, lad.c3, lad.c4) AS l2_at,
     least(lad.c3, lad.c4) AS l3_at,
     lad.c4 AS l4_at,
+    -- which L4 rule(s) held on l4_at: group / referees / attributed_gmv, joined by '+' on a tie
+    NULLIF(concat_ws('+',
+        CASE WHEN lad.l4_group = lad.c4 THEN 'group' END,
+        CASE WHEN lad.l4_referees = lad.c4 THEN 'referees' END,
+        CASE WHEN lad.l4_gmv = lad.c4 THEN 'attributed_gmv' END), '') AS l4_rule,
     COALESCE(lad.attributed_gmv, 0)::DECIMAL(18,2) AS attributed_gmv,
+    COALESCE(lad.buyers_served, 0)::INTEGER AS buyers_served,
     COALESCE(lad.referees_bought, 0)::INTEGER AS referees_bought
 FROM ids
 LEFT JOIN staging.members m USING (member_id)
@@ -308,7 +314,15 @@ def build_member_lifetime(conn: duckdb.DuckDBPyConnection, th: Thresholds, tz: s
     conn.register("_ml_scores_arrow", scores)
     conn.execute("CREATE OR REPLACE TEMP TABLE _ml_scores AS SELECT * FROM _ml_scores_arrow")
     conn.unregister("_ml_scores_arrow")
-    queries.ladder(conn, as_of, tz, th.l4_min_group_members, th.l4_min_referees_90d)
+    queries.ladder(
+        conn,
+        as_of,
+        tz,
+        th.l4_min_group_members,
+        th.l4_min_referees_90d,
+        th.l4_min_attributed_gmv,
+        th.l4_min_buyers_served,
+    )
     queries.home_and_serving(conn, as_of, tz)
     week_start = as_of - dt.timedelta(days=as_of.weekday())
     params = {

@@ -129,10 +129,20 @@ def holdout_actuals(conn: duckdb.DuckDBPyConnection, cal_end: dt.date, as_of: dt
 
 
 def ladder(
-    conn: duckdb.DuckDBPyConnection, as_of: dt.date, tz: str, min_group_members: int, min_referees_90d: int
+    conn: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    tz: str,
+    min_group_members: int,
+    min_referees_90d: int,
+    min_attributed_gmv: float,
+    min_buyers_served: int,
 ) -> None:
     """_ml_ladder: per member the first date each ladder condition held (before monotone roll-up), plus
-    attributed GMV and the number of referees who bought. Needs _ml_orders / _ml_days."""
+    attributed GMV, distinct buyers served and the number of referees who bought. Needs _ml_orders / _ml_days.
+
+    The attributed-GMV rule holds on the first day when cumulative attributed GMV is > 0 and ≥ cumulative own
+    GMV and — unless the member owns a group (``staging.groups``) created by then — ≥ ``min_attributed_gmv`` yuan
+    from at least ``min_buyers_served`` distinct buyers with a purchase (net > 0) naming the member as seller."""
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ml_ref AS
@@ -211,24 +221,43 @@ def ladder(
             FROM big JOIN staging.groups g USING (group_id)
             WHERE g.owner_member_id IS NOT NULL GROUP BY 1
         ),
-        flows AS (
-            SELECT seller_member_id AS member_id, day, net AS attr, 0::DECIMAL(18,2) AS own
+        sold AS (  -- other members' orders naming the member as seller (分销员/团长)
+            SELECT seller_member_id AS member_id, member_id AS buyer, day, net
             FROM _ml_orders
             WHERE seller_member_id IS NOT NULL AND seller_member_id IS DISTINCT FROM member_id
-            UNION ALL
-            SELECT member_id, day, 0::DECIMAL(18,2), net FROM _ml_orders WHERE member_id IS NOT NULL
         ),
-        daily AS (SELECT member_id, day, sum(attr) AS attr, sum(own) AS own FROM flows GROUP BY 1, 2),
+        served AS (  -- the first day each buyer made a purchase (net > 0) through the seller
+            SELECT member_id, buyer, min(day) AS day FROM sold WHERE buyer IS NOT NULL AND net > 0 GROUP BY 1, 2
+        ),
+        flows AS (
+            SELECT member_id, day, net AS attr, 0::DECIMAL(18,2) AS own, 0 AS new_buyers FROM sold
+            UNION ALL
+            SELECT member_id, day, 0::DECIMAL(18,2), net, 0 FROM _ml_orders WHERE member_id IS NOT NULL
+            UNION ALL
+            SELECT member_id, day, 0::DECIMAL(18,2), 0::DECIMAL(18,2), 1 FROM served
+        ),
+        daily AS (
+            SELECT member_id, day, sum(attr) AS attr, sum(own) AS own, sum(new_buyers) AS new_buyers
+            FROM flows GROUP BY 1, 2
+        ),
         cum AS (
             SELECT member_id, day,
-                   sum(attr) OVER (PARTITION BY member_id ORDER BY day) AS cattr,
-                   sum(own) OVER (PARTITION BY member_id ORDER BY day) AS cown
+                   sum(attr) OVER w AS cattr, sum(own) OVER w AS cown, sum(new_buyers) OVER w AS cbuyers
             FROM daily
+            WINDOW w AS (PARTITION BY member_id ORDER BY day)
+        ),
+        owners AS (  -- group owners (团长) from the day their first group was created (unknown date: always)
+            SELECT owner_member_id AS member_id,
+                   min(COALESCE(CAST(timezone($tz, created_at) AS DATE), DATE '1970-01-01')) AS owner_since
+            FROM staging.groups WHERE owner_member_id IS NOT NULL GROUP BY 1
         ),
         gmv_l AS (
-            SELECT member_id, min(day) FILTER (WHERE cattr > 0 AND cattr >= cown) AS l4_gmv,
-                   max(cattr) AS attributed_gmv
-            FROM cum GROUP BY 1
+            SELECT c.member_id,
+                   min(c.day) FILTER (WHERE c.cattr > 0 AND c.cattr >= c.cown
+                                      AND (c.day >= ow.owner_since
+                                           OR (c.cattr >= $min_gmv AND c.cbuyers >= $min_buyers))) AS l4_gmv,
+                   max(c.cattr) AS attributed_gmv, max(c.cbuyers) AS buyers_served
+            FROM cum c LEFT JOIN owners ow USING (member_id) GROUP BY 1
         ),
         ids AS (
             SELECT member_id FROM first_days UNION SELECT member_id FROM ref_l
@@ -236,6 +265,7 @@ def ladder(
         )
         SELECT ids.member_id, f.l1, f.l2, r.l3, r.l4_referees, o.l4_group, g.l4_gmv,
                COALESCE(g.attributed_gmv, 0)::DECIMAL(18,2) AS attributed_gmv,
+               COALESCE(g.buyers_served, 0)::INTEGER AS buyers_served,
                COALESCE(r.referees_bought, 0)::INTEGER AS referees_bought
         FROM ids
         LEFT JOIN first_days f USING (member_id)
@@ -243,7 +273,14 @@ def ladder(
         LEFT JOIN own_l o USING (member_id)
         LEFT JOIN gmv_l g USING (member_id)
         """,
-        {"tz": tz, "as_of": as_of, "k": int(min_referees_90d), "min_members": int(min_group_members)},
+        {
+            "tz": tz,
+            "as_of": as_of,
+            "k": int(min_referees_90d),
+            "min_members": int(min_group_members),
+            "min_gmv": float(min_attributed_gmv),
+            "min_buyers": int(min_buyers_served),
+        },
     )
 
 

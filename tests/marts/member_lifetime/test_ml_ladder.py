@@ -84,11 +84,73 @@ def test_referees_count_any_purchase_in_the_trailing_90_days(brand, th):
     assert r["ref2"]["orders"] == 0
 
 
-def test_attributed_gmv_rule(brand, th):
-    r = rows(brand, th)
+def test_attributed_gmv_rule_without_minimums(brand, th):
+    from dataclasses import replace
+
+    r = rows(brand, replace(th, l4_min_attributed_gmv=0.0, l4_min_buyers_served=1))
     assert levels(r["seller1"]) == ("L4", d("2025-01-10"), d("2025-02-15"), d("2025-03-01"), d("2025-03-01"))
-    assert float(r["seller1"]["attributed_gmv"]) == 110.0
+    assert float(r["seller1"]["attributed_gmv"]) == 110.0 and r["seller1"]["buyers_served"] == 2
+    assert r["seller1"]["l4_rule"] == "attributed_gmv"
     assert levels(r["sellonly"])[0] == "L4"  # sells for others, buys nothing: attributed 5 ≥ own 0
+
+
+def test_attributed_gmv_rule_needs_the_default_minimums(brand, th):
+    # defaults: ≥ 300 yuan attributed and ≥ 3 distinct buyers — one small sale or two buyers are not a 大C
+    assert (th.l4_min_attributed_gmv, th.l4_min_buyers_served) == (300.0, 3)
+    r = rows(brand, th)
+    assert levels(r["seller1"]) == ("L2", d("2025-01-10"), d("2025-02-15"), None, None)
+    assert float(r["seller1"]["attributed_gmv"]) == 110.0 and r["seller1"]["buyers_served"] == 2
+    assert levels(r["sellonly"]) == ("L0", None, None, None, None) and r["sellonly"]["l4_rule"] is None
+    assert float(r["sellonly"]["attributed_gmv"]) == 5.0 and r["sellonly"]["buyers_served"] == 1
+    assert r["dac1"]["l4_rule"] == "group" and r["ref1"]["l4_rule"] == "referees"
+
+
+@pytest.fixture
+def seller_brand(wh):
+    """sel buys 50 itself, then sells: b1 100 (02-01), b2 100 (02-10), b3 50 (03-01), b1 80 (03-10); a fully
+    refunded sale to b4 (02-20) and a sale to an unidentified buyer (02-25, 40) add no buyer served.
+    Cumulative attributed GMV / buyers served: 02-01 100/1, 02-10 200/2, 02-25 240/2, 03-01 290/3, 03-10 370/3.
+    big buys 1000 itself and sells 400 to three buyers: attributed < own, never L4 by this rule.
+    own1 sells 30 to c1 on 02-10 before owning a group, opens g_own1 on 03-01 and sells 20 to c2 on 03-05: as a
+    group owner (团长) the minimums do not apply from 03-01, so own1 is L4 on 03-05 whatever they are."""
+    for m in ("sel", "b1", "b2", "b3", "b4", "big", "c1", "c2", "c3", "own1"):
+        wh.member(m)
+    wh.order("sel", "2025-01-05", 50)
+    wh.order("b1", "2025-02-01", 100, seller="sel").order("b2", "2025-02-10", 100, seller="sel")
+    wh.order("b4", "2025-02-20", 70, refund=70, seller="sel").order(None, "2025-02-25", 40, seller="sel")
+    wh.order("b3", "2025-03-01", 50, seller="sel").order("b1", "2025-03-10", 80, seller="sel")
+    wh.order("big", "2025-01-05", 1000)
+    for c in ("c1", "c2", "c3"):
+        wh.order(c, "2025-02-01", 400 / 3, seller="big")
+    wh.order("c1", "2025-02-10", 30, seller="own1").group("g_own1", "own1", "2025-03-01")
+    wh.order("c2", "2025-03-05", 20, seller="own1")
+    return wh
+
+
+@pytest.mark.parametrize(
+    ("min_gmv", "min_buyers", "expected"),
+    [
+        (300.0, 3, "2025-03-10"),  # the defaults: 370 yuan from 3 buyers on 03-10
+        (250.0, 3, "2025-03-01"),  # third buyer on 03-01 (290 yuan)
+        (200.0, 2, "2025-02-10"),  # 200 yuan from 2 buyers
+        (240.0, 2, "2025-02-25"),  # the unidentified buyer's 40 yuan counts as GMV, not as a buyer
+        (0.0, 4, None),  # the refunded sale to b4 serves no buyer: only 3
+        (400.0, 1, None),  # never 400 yuan
+    ],
+)
+def test_attributed_gmv_minimums(seller_brand, th, min_gmv, min_buyers, expected):
+    from dataclasses import replace
+
+    r = rows(seller_brand, replace(th, l4_min_attributed_gmv=min_gmv, l4_min_buyers_served=min_buyers))
+    sel = r["sel"]
+    assert sel["l4_at"] == (d(expected) if expected else None)
+    assert sel["role_level"] == ("L4" if expected else "L1")
+    assert float(sel["attributed_gmv"]) == 370.0 and sel["buyers_served"] == 3
+    assert sel["l4_rule"] == ("attributed_gmv" if expected else None)
+    assert r["big"]["role_level"] == "L1" and r["big"]["buyers_served"] == 3  # 400 attributed < 1000 own
+    own1 = r["own1"]
+    assert (own1["role_level"], own1["l4_at"], own1["l4_rule"]) == ("L4", d("2025-03-05"), "attributed_gmv")
+    assert float(own1["attributed_gmv"]) == 50.0 and own1["buyers_served"] == 2
 
 
 def test_plain_levels_home_group_and_serving_dac(brand, th):
