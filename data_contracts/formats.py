@@ -27,6 +27,7 @@ from data_contracts.readers import (
     FileUnreadable,
     RawRead,
     SourceFile,
+    fetch_pl,
     read_csv_batch,
     read_json_document,
     read_jsonl_batch,
@@ -776,23 +777,22 @@ def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:
 
     conn = duckdb.connect()
     conn.register("lines", raw.frame)
-    t = conn.execute(
+    t = fetch_pl(
+        conn,
         """
         -- one JSON parse per line: json_extract_string with a list of paths (9 single-path calls parse 9 times)
-        WITH v AS (
-            SELECT _file, _line, coalesce(json_valid(json), FALSE) AS ok,
-                   CASE WHEN json_valid(json) THEN json END AS j FROM lines
-        ), x AS (
+        WITH v AS (SELECT _file, _line, coalesce(json_valid(json), FALSE) AS ok, json FROM lines),
+        x AS (
             SELECT _file, _line, ok,
-                   json_extract_string(j, ['$.msgid', '$.action', '$.from', '$.roomid', '$.msgtime', '$.msgtype',
-                                           '$.text.content', '$.revoke.pre_msgid']) AS x
+                   CASE WHEN ok THEN json_extract_string(json, ['$.msgid', '$.action', '$.from', '$.roomid',
+                       '$.msgtime', '$.msgtype', '$.text.content', '$.revoke.pre_msgid']) END AS x
             FROM v
         )
         SELECT _file, _line, ok, x[1] AS msgid, x[2] AS action, x[3] AS sender, x[4] AS roomid, x[5] AS msgtime,
                x[6] AS msgtype, x[7] AS content, x[8] AS pre_msgid
         FROM x
-        """
-    ).pl()
+        """,
+    )
     conn.close()
     t = t.with_columns(
         pl.when(pl.col("ok"))

@@ -6,7 +6,7 @@ import re
 
 import polars as pl
 
-from xiaoshuju.privacy import keyed_hash
+from xiaoshuju.privacy import keyed_hashes
 
 PHONE_RE = r"1[3-9]\d{9}"
 
@@ -41,8 +41,8 @@ def mask_name_expr(e: pl.Expr) -> pl.Expr:
 
 def hash_values(values: pl.Series, key: bytes, kind: str) -> pl.Series:
     """Keyed hash of each value; computed once per distinct value (people repeat across millions of rows)."""
-    uniq = values.drop_nulls().unique()
-    mapping = {v: keyed_hash(v, key, kind) for v in uniq.to_list()}
+    uniq = [v for v in values.drop_nulls().unique().to_list() if v != ""]
+    mapping = dict(zip(uniq, keyed_hashes(uniq, key, kind), strict=True))
     return values.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 

@@ -95,6 +95,16 @@ def _reader() -> duckdb.DuckDBPyConnection:
     return conn
 
 
+def fetch_pl(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Run a query into a temp table, then hand that to polars. DuckDB materialises a table on every core, while a
+    query streamed straight into Arrow runs on one thread: 3–5× slower on millions of rows (JSON, CSV scans)."""
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _fetch AS {sql}", params)
+    try:
+        return conn.execute("SELECT * FROM _fetch").pl()
+    finally:
+        conn.execute("DROP TABLE IF EXISTS _fetch")
+
+
 def _rejects(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """DuckDB creates the reject tables only when a scan rejected something. One row per rejected record."""
     try:
@@ -198,12 +208,13 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
         with _CONN_LOCK:
             conn = _reader()
             cols = {f"c{i}": "VARCHAR" for i in range(len(names))}
-            frame = conn.execute(
+            frame = fetch_pl(
+                conn,
                 "SELECT * FROM read_csv(?, header=false, skip=1, columns=?, auto_detect=false, delim=?, quote='\"', "
                 "escape='\"', ignore_errors=true, store_rejects=true, strict_mode=true, null_padding=false, "
                 "max_line_size=8388608, filename='_src')",
                 [list(scan), cols, delim],
-            ).pl()
+            )
             rej = _rejects(conn)
     finally:
         for p in tmps:
@@ -391,12 +402,13 @@ def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
     scan = {str(f.path): f.sha for f in files}
     with _CONN_LOCK:
         conn = _reader()
-        frame = conn.execute(
+        frame = fetch_pl(
+            conn,
             "SELECT line AS json, _src FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, auto_detect=false, "
             "delim='\\x01', quote='', escape='', ignore_errors=true, store_rejects=true, max_line_size=16777216, "
             "strict_mode=false, filename='_src')",
             [list(scan)],
-        ).pl()
+        )
         rej = _rejects(conn)
     frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop(
         "_src"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from assets.staging.identity import resolve
 from xiaoshuju.warehouse import SCHEMA_SQL, transaction
@@ -57,16 +58,60 @@ def recreate(conn: duckdb.DuckDBPyConnection, qualified: str) -> None:
     conn.execute(table_ddl(qualified))
 
 
+def first_responses(conn: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``first_resp(message_id, nx)``: for each question that is speech, the time of the first later
+    message in its group (order sent_at, message_id) by someone other than the asker — the start of the next run of
+    speech. One sort of the speech rows; a backward fill finds the next run start (no framed window in SQL, which
+    was the slowest statement of the build)."""
+    speech = conn.execute(
+        "SELECT message_id, group_id, sender_member_id, sent_at, is_question FROM msg2 "
+        "WHERE sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall')"
+    ).pl()
+    speech = speech.with_columns(pl.col("group_id", "sender_member_id").cast(pl.Categorical)).sort(
+        "group_id", "sent_at", "message_id"
+    )
+    g, who = pl.col("group_id"), pl.col("sender_member_id")
+    first_of_run = g.shift(1).is_null() | (g != g.shift(1)) | (who != who.shift(1))
+    fr = (
+        speech.with_columns(pl.when(first_of_run).then(pl.col("sent_at")).alias("run_at"))
+        .with_columns(pl.col("run_at").shift(-1).over("group_id").alias("nx"))
+        .with_columns(pl.col("nx").backward_fill().over("group_id"))
+        .filter(pl.col("is_question") & pl.col("nx").is_not_null())
+        .select("message_id", "nx")
+    )
+    conn.register("_fr", fr)
+    try:
+        conn.execute("CREATE OR REPLACE TEMP TABLE first_resp AS SELECT * FROM _fr")
+    finally:
+        conn.unregister("_fr")
+
+
+PY_STEPS = {"first_responses": first_responses}
+
+
+def _run(conn: duckdb.DuckDBPyConnection, stmt: str) -> None:
+    t = time.perf_counter()
+    conn.execute(stmt)
+    if TIMINGS:
+        TIMINGS.append((time.perf_counter() - t, stmt.strip().splitlines()[-1][:80]))
+
+
 def rebuild_staging(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Recompute every staging table in one transaction; returns row counts."""
+    """Recompute every staging table in one transaction; returns row counts. build.sql runs statement by
+    statement; a line ``-- @@ name`` runs the Python step ``PY_STEPS[name]`` at that point."""
     conn.execute("SET enable_progress_bar = false")
+    parts = re.split(r"^-- @@ (\w+)\s*$", BUILD_SQL.read_text(encoding="utf-8"), flags=re.M)
     with transaction(conn):
         for t in (*STAGING_TABLES, "ops.identity_match_rate"):
             recreate(conn, t if "." in t else f"staging.{t}")
         resolve(conn)
-        for stmt in _statements(BUILD_SQL.read_text(encoding="utf-8")):
-            t = time.perf_counter()
-            conn.execute(stmt)
-            if TIMINGS:
-                TIMINGS.append((time.perf_counter() - t, stmt.strip().splitlines()[-1][:80]))
+        for i, part in enumerate(parts):
+            if i % 2:
+                t0 = time.perf_counter()
+                PY_STEPS[part](conn)
+                if TIMINGS:
+                    TIMINGS.append((time.perf_counter() - t0, f"python step {part}"))
+                continue
+            for stmt in _statements(part):
+                _run(conn, stmt)
     return {t: conn.execute(f"SELECT count(*) FROM staging.{t}").fetchone()[0] for t in STAGING_TABLES}

@@ -34,7 +34,7 @@ FROM grp_owner o JOIN key_member km ON km.key = coalesce(o.wecom_owner, o.wechat
 CREATE OR REPLACE TEMP TABLE msg_dup AS
 SELECT message_id FROM ingest.messages GROUP BY message_id HAVING count(*) > 1;
 
-CREATE OR REPLACE TEMP TABLE msg AS
+CREATE OR REPLACE TEMP VIEW msg AS  -- read once, into msg2 (a view: no extra copy of millions of rows)
 SELECT m.* FROM ingest.messages m ANTI JOIN msg_dup d USING (message_id)
 UNION ALL
 SELECT * EXCLUDE (rn) FROM (
@@ -51,13 +51,24 @@ LEFT JOIN key_member km ON km.key = m.sender_key
 LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
 
 -- identities and members --------------------------------------------------------------------------------------
+-- masked name: the most frequent one of the identifier, ties broken by value (deterministic rebuilds)
 CREATE OR REPLACE TEMP TABLE ident AS
-SELECT km.member_id, k.id_type, split_part(k.key, ':', 2) AS id_hash, k.source_format,
-       min(km.confidence) AS confidence, min(k.seen_at) AS first_seen_at,
-       mode(k.name_masked) AS name_masked, any_value(k.phone_masked) AS phone_masked, bool_or(k.is_staff) AS is_staff,
+WITH k AS (
+    SELECT km.member_id, k.id_type, split_part(k.key, ':', 2) AS id_hash, k.source_format, km.confidence,
+           k.seen_at, k.name_masked, k.phone_masked, k.is_staff, k.customer_since
+    FROM ingest.id_keys k JOIN key_member km ON km.key = k.key
+), nm AS (
+    SELECT member_id, id_type, id_hash, source_format, arg_max(name_masked, (n, name_masked)) AS name_masked
+    FROM (SELECT member_id, id_type, id_hash, source_format, name_masked, count(*) AS n
+          FROM k WHERE name_masked IS NOT NULL GROUP BY ALL)
+    GROUP BY ALL
+)
+SELECT k.member_id, k.id_type, k.id_hash, k.source_format,
+       min(k.confidence) AS confidence, min(k.seen_at) AS first_seen_at,
+       any_value(nm.name_masked) AS name_masked, max(k.phone_masked) AS phone_masked, bool_or(k.is_staff) AS is_staff,
        min(k.customer_since) AS customer_since
-FROM ingest.id_keys k JOIN key_member km ON km.key = k.key
-GROUP BY ALL;
+FROM k LEFT JOIN nm USING (member_id, id_type, id_hash, source_format)
+GROUP BY k.member_id, k.id_type, k.id_hash, k.source_format;
 
 INSERT INTO ident
 SELECT nm.member_id, 'nickname_in_group', split_part(nm.key, ':', 2), any_value(e.source_format), 'low',
@@ -151,7 +162,7 @@ INSERT INTO gm
 SELECT gk.group_id, gom.owner_member_id, 'join', least(min(m.sent_at), coalesce(min(go.created_at), min(m.sent_at))),
        'owner', NULL, any_value(m.source_format), NULL, NULL
 FROM grp_owner_member gom JOIN grp_key gk USING (group_key)
-JOIN msg m ON m.group_key = gom.group_key
+JOIN msg2 m ON m.group_id = gk.group_id
 LEFT JOIN grp_owner go ON go.group_key = gom.group_key
 WHERE NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = gk.group_id AND gm.member_id = gom.owner_member_id
                   AND gm.event = 'join')
@@ -174,30 +185,22 @@ FROM gm WHERE event_at IS NOT NULL;
 -- messages: recalls, staff, first responses (no text anywhere) ------------------------------------------------
 CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT member_id FROM ident WHERE is_staff;
 
--- A question's first response is the start of the next run of speech (a run: consecutive messages of one
--- sender, in group order sent_at, message_id). A run starts where the sender changes, so the first run start
--- after a message is the first later message by someone else: one lag pass, then a min over the following rows
--- (sent_at grows along the order, so the min is the first). Non-speech rows sit in their own partition.
+-- A question's first response is the first later message (group order sent_at, message_id) by someone else: the
+-- start of the next run of speech (a run: consecutive messages of one sender). Computed by build.first_responses
+-- (one sort of the speech rows in polars) into temp table first_resp(message_id, nx), joined here.
+-- @@ first_responses
 INSERT INTO staging.messages
 SELECT m.message_id, m.group_id, m.sender_member_id, m.sent_at, m.kind, m.length, m.is_question, m.is_owner,
        (st.member_id IS NOT NULL) AS is_staff,
        (r.recalls_message_id IS NOT NULL) AS is_recalled,
-       CASE WHEN m.is_question AND m.is_speech THEN m.nx END AS first_response_at,
-       CASE WHEN m.is_question AND m.is_speech THEN epoch(m.nx) - epoch(m.sent_at) END AS first_response_seconds,
+       fr.nx AS first_response_at,
+       epoch(fr.nx) - epoch(m.sent_at) AS first_response_seconds,
        m.source_format, m.source_file_sha256
-FROM (
-    SELECT *, min(run_at) OVER (PARTITION BY group_id, is_speech ORDER BY sent_at, message_id
-                                ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS nx
-    FROM (
-        SELECT *, CASE WHEN is_speech AND sender_member_id IS DISTINCT FROM lag(sender_member_id)
-                           OVER (PARTITION BY group_id, is_speech ORDER BY sent_at, message_id)
-                      THEN sent_at END AS run_at
-        FROM (SELECT *, sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall') AS is_speech FROM msg2)
-    )
-) m
+FROM msg2 m
 LEFT JOIN staff st ON st.member_id = m.sender_member_id
 LEFT JOIN (SELECT DISTINCT recalls_message_id FROM msg2 WHERE recalls_message_id IS NOT NULL) r
-       ON r.recalls_message_id = m.message_id;
+       ON r.recalls_message_id = m.message_id
+LEFT JOIN first_resp fr ON fr.message_id = m.message_id;
 
 -- groups ------------------------------------------------------------------------------------------------------
 INSERT INTO staging.groups
@@ -250,14 +253,23 @@ WITH mem AS (
         UNION ALL SELECT sender_member_id, sent_at FROM msg2
     ) GROUP BY member_id
 )
-SELECT mem.member_id, i.name_masked, i.phone_masked, coalesce(i.is_staff, FALSE), seen.t, i.customer_since,
+SELECT mem.member_id, nm.name_masked, nm.phone_masked, coalesce(i.is_staff, FALSE), seen.t, i.customer_since,
        i.sources
 FROM mem
 LEFT JOIN (
-    SELECT member_id, mode(name_masked) AS name_masked, mode(phone_masked) AS phone_masked, bool_or(is_staff) AS is_staff,
+    SELECT member_id, bool_or(is_staff) AS is_staff,
            min(customer_since) AS customer_since, list_sort(list_distinct(list(source_format))) AS sources
     FROM ident GROUP BY member_id
 ) i USING (member_id)
+LEFT JOIN (  -- the most frequent masked name / phone; ties broken by the value, so a rebuild is deterministic
+    SELECT member_id, arg_max(v, (n, v)) FILTER (WHERE what = 'name') AS name_masked,
+           arg_max(v, (n, v)) FILTER (WHERE what = 'phone') AS phone_masked
+    FROM (SELECT member_id, 'name' AS what, name_masked AS v, count(*) AS n FROM ident
+          WHERE name_masked IS NOT NULL GROUP BY ALL
+          UNION ALL
+          SELECT member_id, 'phone', phone_masked, count(*) FROM ident WHERE phone_masked IS NOT NULL GROUP BY ALL)
+    GROUP BY member_id
+) nm USING (member_id)
 LEFT JOIN seen USING (member_id)
 WHERE mem.member_id IS NOT NULL;
 
