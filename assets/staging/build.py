@@ -58,32 +58,42 @@ def recreate(conn: duckdb.DuckDBPyConnection, qualified: str) -> None:
     conn.execute(table_ddl(qualified))
 
 
+FIRST_RESPONSE_CHUNK_ROWS = 4_000_000  # messages per polars pass: bounds memory at L (50M messages)
+
+
 def first_responses(conn: duckdb.DuckDBPyConnection) -> None:
     """Temp table ``first_resp(message_id, nx)``: for each question that is speech, the time of the first later
     message in its group (order sent_at, message_id) by someone other than the asker — the start of the next run of
     speech. One sort of the speech rows; a backward fill finds the next run start (no framed window in SQL, which
-    was the slowest statement of the build)."""
-    speech = conn.execute(
-        "SELECT message_id, group_id, sender_member_id, sent_at, is_question FROM msg2 "
-        "WHERE sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall')"
-    ).pl()
-    speech = speech.with_columns(pl.col("group_id", "sender_member_id").cast(pl.Categorical)).sort(
-        "group_id", "sent_at", "message_id"
-    )
-    g, who = pl.col("group_id"), pl.col("sender_member_id")
-    first_of_run = g.shift(1).is_null() | (g != g.shift(1)) | (who != who.shift(1))
-    fr = (
-        speech.with_columns(pl.when(first_of_run).then(pl.col("sent_at")).alias("run_at"))
-        .with_columns(pl.col("run_at").shift(-1).over("group_id").alias("nx"))
-        .with_columns(pl.col("nx").backward_fill().over("group_id"))
-        .filter(pl.col("is_question") & pl.col("nx").is_not_null())
-        .select("message_id", "nx")
-    )
-    conn.register("_fr", fr)
-    try:
-        conn.execute("CREATE OR REPLACE TEMP TABLE first_resp AS SELECT * FROM _fr")
-    finally:
-        conn.unregister("_fr")
+    was the slowest statement of the build). Groups are processed in hash buckets of about
+    ``FIRST_RESPONSE_CHUNK_ROWS`` messages so memory stays bounded however long the history."""
+    conn.execute("CREATE OR REPLACE TEMP TABLE first_resp (message_id VARCHAR, nx TIMESTAMPTZ)")
+    n = conn.execute("SELECT count(*) FROM msg2").fetchone()[0]
+    buckets = max(1, -(-n // FIRST_RESPONSE_CHUNK_ROWS))
+    for b in range(buckets):
+        speech = conn.execute(
+            "SELECT message_id, group_id, sender_member_id, sent_at, is_question FROM msg2 "
+            "WHERE sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall') AND hash(group_id) % $n = $b",
+            {"n": buckets, "b": b},
+        ).pl()
+        speech = speech.with_columns(pl.col("group_id", "sender_member_id").cast(pl.Categorical)).sort(
+            "group_id", "sent_at", "message_id"
+        )
+        g, who = pl.col("group_id"), pl.col("sender_member_id")
+        first_of_run = g.shift(1).is_null() | (g != g.shift(1)) | (who != who.shift(1))
+        fr = (
+            speech.with_columns(pl.when(first_of_run).then(pl.col("sent_at")).alias("run_at"))
+            .with_columns(pl.col("run_at").shift(-1).over("group_id").alias("nx"))
+            .with_columns(pl.col("nx").backward_fill().over("group_id"))
+            .filter(pl.col("is_question") & pl.col("nx").is_not_null())
+            .select("message_id", "nx")
+        )
+        del speech
+        conn.register("_fr", fr)
+        try:
+            conn.execute("INSERT INTO first_resp SELECT * FROM _fr")
+        finally:
+            conn.unregister("_fr")
 
 
 PY_STEPS = {"first_responses": first_responses}
