@@ -27,7 +27,6 @@ from data_contracts.readers import (
     FileUnreadable,
     RawRead,
     SourceFile,
-    fetch_pl,
     read_csv_batch,
     read_json_document,
     read_jsonl_batch,
@@ -35,6 +34,7 @@ from data_contracts.readers import (
 )
 from data_contracts.rules import (
     QUARANTINE_SCHEMA,
+    REASON,
     add_reason,
     apply_mapping,
     empty_quarantine,
@@ -773,27 +773,7 @@ def _wecom_key(s: pl.Series, ctx: BatchContext) -> pl.Series:
 
 
 def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:
-    import duckdb
-
-    conn = duckdb.connect()
-    conn.register("lines", raw.frame)
-    t = fetch_pl(
-        conn,
-        """
-        -- one JSON parse per line: json_extract_string with a list of paths (9 single-path calls parse 9 times)
-        WITH v AS (SELECT _file, _line, coalesce(json_valid(json), FALSE) AS ok, json FROM lines),
-        x AS (
-            SELECT _file, _line, ok,
-                   CASE WHEN ok THEN json_extract_string(json, ['$.msgid', '$.action', '$.from', '$.roomid',
-                       '$.msgtime', '$.msgtype', '$.text.content', '$.revoke.pre_msgid']) END AS x
-            FROM v
-        )
-        SELECT _file, _line, ok, x[1] AS msgid, x[2] AS action, x[3] AS sender, x[4] AS roomid, x[5] AS msgtime,
-               x[6] AS msgtype, x[7] AS content, x[8] AS pre_msgid
-        FROM x
-        """,
-    )
-    conn.close()
+    t = raw.frame.rename({"_ok": "ok"})
     t = t.with_columns(
         pl.when(pl.col("ok"))
         .then(
@@ -827,7 +807,16 @@ def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:
         ],
     )
     t = _dup_rule(t, ["msgid"], "msgid repeated in the file")
-    good, q = split_quarantine(t, raw.frame)
+    # preview of a rejected line: the line itself when it is not JSON, else its fields
+    bad_keys = t.filter(pl.col(REASON).is_not_null()).select(FILE, LINE)
+    bad_lines = raw.frame.join(bad_keys, on=[FILE, LINE], how="semi")
+    fields = [c for c in WECOM_ARCHIVE_FIELDS if c in bad_lines.columns]
+    preview = bad_lines.select(
+        FILE,
+        LINE,
+        pl.coalesce(pl.col("json"), pl.concat_str(fields, separator=",", ignore_nulls=True)).alias("json"),
+    )
+    good, q = split_quarantine(t, preview)
     good = good.filter(pl.col("action") != "switch")
     grp = good.filter(
         pl.col("roomid").is_not_null() & (pl.col("roomid") != "")
@@ -1074,9 +1063,21 @@ def _wecom_detail(ctx: BatchContext, m: Mapping) -> tuple[Parsed, dict[str, File
 # ---- entry point -----------------------------------------------------------------------------------------------
 
 
+WECOM_ARCHIVE_FIELDS = {  # column → JSON path, parsed in the scan (one JSON parse per line)
+    "msgid": "$.msgid",
+    "action": "$.action",
+    "sender": "$.from",
+    "roomid": "$.roomid",
+    "msgtime": "$.msgtime",
+    "msgtype": "$.msgtype",
+    "content": "$.text.content",
+    "pre_msgid": "$.revoke.pre_msgid",
+}
+
+
 def read_raw(ctx: BatchContext, m: Mapping) -> RawRead:
     if m.kind == "jsonl":
-        return read_jsonl_batch(ctx.files)
+        return read_jsonl_batch(ctx.files, WECOM_ARCHIVE_FIELDS if m.format == "wecom_archive" else None)
     if all(f.encoding == "xlsx" for f in ctx.files):
         reads = [read_xlsx(f) for f in ctx.files]
         return RawRead(

@@ -397,18 +397,35 @@ def read_xlsx(f: SourceFile) -> RawRead:
     return RawRead(frame, header, pl.DataFrame(rejects, schema=REJECT_SCHEMA, orient="row"), [f.sha])
 
 
-def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
-    """JSON lines: one text column ``json`` per line (parsed later, vectorised, in DuckDB)."""
+# a blank line: nothing but white space (ASCII, no-break and ideographic spaces)
+BLANK = "line IS NULL OR trim(line, ' \t\r\n\v\f\u00a0\u3000') = ''"
+
+
+def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = None) -> RawRead:
+    """JSON lines: one text column ``json`` per line (parsed later), or — with ``fields`` (column → JSON path) —
+    parsed right in the scan: a column per field plus ``_ok`` (the line is valid JSON), and ``json`` kept only
+    where it is not (for the quarantine preview). Parsing in the scan spares moving every raw line through
+    polars and back into DuckDB."""
     scan = {str(f.path): f.sha for f in files}
+    source = (
+        "read_csv(?, header=false, columns={'line': 'VARCHAR'}, auto_detect=false, delim='\\x01', quote='', "
+        "escape='', ignore_errors=true, store_rejects=true, max_line_size=16777216, strict_mode=false, "
+        "filename='_src')"
+    )
+    if fields:
+        picks = ", ".join(f"x[{i + 1}] AS {name}" for i, name in enumerate(fields))
+        paths = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in fields.values()) + "]"
+        sql = (
+            f"SELECT _src, {BLANK} AS _blank, ok AS _ok, "
+            f"CASE WHEN NOT ok THEN line END AS json, {picks} FROM ("
+            f"  SELECT _src, line, ok, CASE WHEN ok THEN json_extract_string(line, {paths}) END AS x FROM ("
+            f"    SELECT _src, line, coalesce(json_valid(line), FALSE) AS ok FROM {source}))"
+        )
+    else:
+        sql = f"SELECT line AS json, _src, {BLANK} AS _blank FROM {source}"
     with _CONN_LOCK:
         conn = _reader()
-        frame = fetch_pl(
-            conn,
-            "SELECT line AS json, _src FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, auto_detect=false, "
-            "delim='\\x01', quote='', escape='', ignore_errors=true, store_rejects=true, max_line_size=16777216, "
-            "strict_mode=false, filename='_src')",
-            [list(scan)],
-        )
+        frame = fetch_pl(conn, sql, [list(scan)])
         rej = _rejects(conn)
     frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop(
         "_src"
@@ -426,9 +443,7 @@ def read_jsonl_batch(files: list[SourceFile]) -> RawRead:
         good, _ = _physical_lines(np.zeros(n, dtype=np.int64), rl + 1)  # _physical_lines counts a header line
         lines[pos : pos + n] = good - 1
         pos += n
-    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(
-        pl.col("json").is_not_null() & (pl.col("json").str.strip_chars() != "")
-    )
+    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(~pl.col("_blank")).drop("_blank")
     rejects = rej.select(
         pl.col(FILE),
         pl.col("line").cast(pl.Int64).alias(LINE),
