@@ -89,6 +89,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "home_group_id",
         "serving_dac_id",
         "role_level",
+        "l4_rule",
         "last_order_at",
         "expected_next_order_date",
     ),

@@ -265,6 +265,20 @@ VALUES: dict[str, tuple[str, str]] = {
 
 GROUP_STATES: dict[str, tuple[str, str]] = {"new": ("新建", "new")}
 
+# marts.member_lifetime.l4_rule: the condition(s) that made a member 大C, joined by "+" on a tie
+L4_RULES: dict[str, tuple[str, str]] = {
+    "group": ("拥有≥20人社群", "owns a group of ≥ 20"),
+    "referees": ("90天内≥3位被推荐人购买", "≥ 3 referees bought in 90 days"),
+    "attributed_gmv": ("分销成交额≥自购", "attributed GMV ≥ own GMV"),
+}
+
+
+def l4_rule_label(value: str | None, lang: str = "zh") -> str | None:
+    if value is None:
+        return None
+    parts = [L4_RULES.get(p, (p, p))[0 if lang == "zh" else 1] for p in value.split("+")]
+    return " + ".join(parts)
+
 
 def value_label(value, lang: str = "zh", kind: str = "") -> str:
     if value is None:

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data
-from dashboards.i18n import column_label, metric_format, metric_help, metric_label, t, value_label
+from dashboards.i18n import column_label, l4_rule_label, metric_format, metric_help, metric_label, t, value_label
 from xiaoshuju import metrics as metrics_registry
 
 CJK_FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, WenQuanYi Micro Hei, sans-serif"
@@ -148,6 +148,14 @@ CATEGORY_COLUMNS = (
 
 def translate(c: Ctx, df: pl.DataFrame, group_states: bool = False) -> pl.DataFrame:
     """Category codes (``champions``, ``high``, ``zombie`` …) shown in the current language."""
+    if "l4_rule" in df.columns and df.schema["l4_rule"] == pl.String:
+        df = df.with_columns(
+            pl.col("l4_rule").replace_strict(
+                {v: l4_rule_label(v, c.lang) for v in df["l4_rule"].unique().to_list() if v is not None},
+                default=None,
+                return_dtype=pl.String,
+            )
+        )
     cols = [col for col in CATEGORY_COLUMNS if col in df.columns and df.schema[col] == pl.String]
     if not cols:
         return df

@@ -226,6 +226,7 @@ def _drilldown(c: ui.Ctx) -> None:
             "home_group",
             "rfm_segment",
             "role_level",
+            "l4_rule",
             "orders",
             "historic_clv",
             "predicted_clv_12m",

@@ -26,6 +26,7 @@ MEMBER_COLS = (
     "expected_next_order_date",
     "lifecycle_state",
     "role_level",
+    "l4_rule",
     "home_group",
 )
 
