@@ -40,6 +40,7 @@ class Thresholds:
     group_new_days: int = 14
     zombie_silence_days: int = 21
     zombie_min_expected_activity: float = 2.0  # silence must hide ≥ this many member acts at the group's usual pace
+    zombie_date_max_gap_days: float = 7.0  # zombie date = last member act + usual gap between acts, at most this
     declining_drop: float = 0.30
     target_speak_rate: float = 0.20
     target_msgs_per_member: float = 2.0

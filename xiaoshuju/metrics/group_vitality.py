@@ -81,9 +81,9 @@ register(
            "r = 目标响应分钟数 ÷ 首次响应时间中位数，同发言率得分的曲线；无提问时为空",
            "r = target minutes / median first response; same curve; empty when no member asked", "score", _S, M),
     Metric("vitality_score", "活力分", "Vitality score",
-           "各分项得分加权平均（活跃度 0.45、发言率 0.20、转化 0.15、响应 0.10、增长 0.10，缺项不计权重），0–100",
-           "Weighted mean of the available sub-scores (activity 0.45, speak rate 0.20, conversion 0.15, "
-           "response 0.10, growth 0.10), 0–100", "score", _S, M),
+           "各分项得分加权平均（活跃度 0.55、发言率 0.20、响应 0.10、增长 0.10、转化 0.05，缺项不计权重），0–100",
+           "Weighted mean of the available sub-scores (activity 0.55, speak rate 0.20, response 0.10, "
+           "growth 0.10, conversion 0.05), 0–100", "score", _S, M),
     Metric("score_4w_avg", "近4周活力分", "Vitality score, 4-week mean", "本周及前 3 周活力分的平均值",
            "Mean vitality score of this week and the 3 weeks before", "score", _S, M),
     Metric("score_4w_avg_prev", "4周前近4周活力分", "4-week mean, 4 weeks earlier",
@@ -112,9 +112,10 @@ register(
            "Older than 14 days, once had member activity, for at least 21 days no speech from anyone but owner/staff "
            "and no attributed member order, and at its usual pace ≥ 2 member acts would have happened meanwhile",
            "flag", "{}", M),
-    Metric("zombie_since", "沉寂开始日", "Zombie since",
-           "僵尸群沉寂开始的日期：最后一次成员活动（发言或购买）的日期",
-           "For a zombie: the date its silence began (date of the last member speech or order)",
+    Metric("zombie_since", "成为僵尸群日期", "Zombie since",
+           "估计的僵尸群起始日：最后一次成员活动（发言或购买）加上该群平时两次成员活动的间隔（按建群至最后活动的节奏，最多7天）",
+           "For a zombie: the estimated date it died — its last member speech or order plus its usual gap between "
+           "member acts (pace from creation to the last act, at most 7 days)",
            "date", "{}", M),
     # brand-level mirror of WeCom groupchat statistics
     Metric("chat_total", "客户群总数", "Groups", "本周末存在的社群数", "Groups existing at week end", "count", _C, M),

@@ -98,13 +98,15 @@ def group_brand_weekly(
 
 
 @dg.asset(key=ALERTS, deps=[WEEKLY], **_PARTITIONED, **_COMMON)
-def group_alerts(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def group_alerts(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: SettingsResource
+) -> dg.MaterializeResult:
     """This week's groups that need a call: groups that just became zombies (nobody but the owner or staff has spoken
     or bought for three weeks) and groups whose vitality just started to fall sharply — each with the reason in
     plain Chinese and English, so an operator can ring the 大C who owns the group before it is lost."""
     start, end = _window(context)
     with warehouse.get_connection() as conn:
-        n = build_alerts(conn, start, end)
+        n = build_alerts(conn, start, end, settings.get().timezone)
         preview = markdown_preview(
             conn, "SELECT week_start, group_id, alert_type, reason_zh FROM marts.group_alerts "
                   "WHERE week_start >= ? AND week_start < ? ORDER BY week_start DESC, alert_type DESC", [start, end])

@@ -28,14 +28,16 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 LOOKBACK_WEEKS = 8  # 4-week mean now vs 4 weeks ago (7 weeks back) + the previous week's state (1 more)
 REPLY_CAP_DAYS = 7  # a question not answered within 7 days counts as unanswered
 DORMANT_DAYS = 7  # silent this long (but not yet a zombie) = dormant
-# Activity carries most weight: of the weekly measures it tracks a group's underlying vitality best (speak rate
-# saturates as a few regulars do most of the talking; conversion and growth are noisier week to week).
+# Vitality is chat liveliness (DESIGN §5: "chat activity driven by a per-group vitality"): the three chat measures
+# carry 85 % of the weight, growth 10 %, commerce (conversion) 5 % — GMV and conversion are reported in their own
+# columns and marts, and a week's conversion in a small group is mostly noise (1 buyer of 5 members = 20 %).
+# Within chat, activity weighs most: speak rate saturates as a few regulars do most of the talking.
 WEIGHTS = {
-    "score_activity": 0.45,
+    "score_activity": 0.55,
     "score_speak_rate": 0.20,
-    "score_conversion": 0.15,
     "score_response": 0.10,
     "score_growth": 0.10,
+    "score_conversion": 0.05,
 }
 TABLES = ("group_vitality_weekly", "group_brand_weekly", "group_alerts", "group_survival")
 
@@ -158,49 +160,54 @@ FROM staging.groups
 WHERE coalesce(created_at, first_event_at) IS NOT NULL
 """
 
-# Role of a message (per message): owner if flagged or sent by the group's owner; staff if flagged or the sender is
-# staff in staging.members; otherwise member. One row per group, week, sender and role within the slice.
+# Role of a message: owner if flagged or sent by the group's owner; staff if flagged or the sender is staff in
+# staging.members; otherwise member.
 _ROLE = """CASE WHEN {m}.is_owner OR {m}.sender_member_id IS NOT DISTINCT FROM g.owner_member_id THEN 'owner'
             WHEN {m}.is_staff OR coalesce(mb.is_staff, false) THEN 'staff' ELSE 'member' END"""
 
+# One row per group, week and sender: all their speech (n), and how much of it had the owner and the member role
+# (per message, as _ROLE) — so senders and speakers are plain counts of rows.
+_PLAIN = "NOT coalesce(is_owner, false) AND NOT coalesce(is_staff, false)"
 _SQL_SENDERS = f"""
 CREATE OR REPLACE TEMP TABLE gv_senders AS
 WITH s AS (
-    SELECT group_id, {{week}} AS week_start,
-           sender_member_id, is_owner, is_staff, count(*) AS n, max(sent_at) AS last_at
+    SELECT group_id, {{week}} AS week_start, sender_member_id, count(*) AS n,
+           count(*) FILTER (WHERE coalesce(is_owner, false)) AS n_owner_flag,
+           count(*) FILTER (WHERE {_PLAIN}) AS n_plain,
+           max(sent_at) FILTER (WHERE {_PLAIN}) AS last_plain_at
     FROM staging.messages
     WHERE sent_at >= $slice_start AND sent_at < $window_end AND {_SPEECH}
     GROUP BY ALL
+), r AS (
+    SELECT s.*, s.sender_member_id IS NOT DISTINCT FROM g.owner_member_id AS is_group_owner,
+           coalesce(mb.is_staff, false) AS is_staff_member
+    FROM s
+    LEFT JOIN gv_groups g USING (group_id)
+    LEFT JOIN staging.members mb ON mb.member_id = s.sender_member_id
 )
-SELECT s.group_id, s.week_start, s.sender_member_id AS sender, {_ROLE.format(m="s")} AS role,
-       sum(s.n) AS n, max(s.last_at) AS last_at
-FROM s
-LEFT JOIN gv_groups g USING (group_id)
-LEFT JOIN staging.members mb ON mb.member_id = s.sender_member_id
-GROUP BY ALL
+SELECT group_id, week_start, sender_member_id AS sender, n,
+       CASE WHEN is_group_owner THEN n ELSE n_owner_flag END AS owner_n,
+       CASE WHEN is_group_owner OR is_staff_member THEN 0 ELSE n_plain END AS member_n,
+       CASE WHEN is_group_owner OR is_staff_member THEN NULL ELSE last_plain_at END AS member_last_at
+FROM r
 """
 
+# owner dependence = senders, by falling message count, needed to pass half of the week's messages (a sender counts
+# if the messages before them are still < 50 %).
 _SQL_MSG_WEEK = """
 CREATE OR REPLACE TEMP TABLE gv_msg_week AS
-WITH per_sender AS (
-    SELECT group_id, week_start, sender, sum(n) AS n FROM gv_senders GROUP BY ALL
-), dependence AS (
-    SELECT group_id, week_start, count(*) FILTER (WHERE cum - n < 0.5 * tot) AS owner_dependence
-    FROM (SELECT *, sum(n) OVER (PARTITION BY group_id, week_start ORDER BY n DESC, sender
-                                 ROWS UNBOUNDED PRECEDING) AS cum,
-                    sum(n) OVER (PARTITION BY group_id, week_start) AS tot
-          FROM per_sender)
-    GROUP BY ALL
-)
 SELECT group_id, week_start,
        sum(n) AS messages,
-       coalesce(sum(n) FILTER (WHERE role = 'member'), 0) AS member_messages,
-       coalesce(sum(n) FILTER (WHERE role = 'owner'), 0) AS owner_messages,
-       count(DISTINCT sender) AS senders,
-       count(DISTINCT sender) FILTER (WHERE role = 'member') AS speakers,
-       any_value(d.owner_dependence) AS owner_dependence,
-       max(last_at) FILTER (WHERE role = 'member') AS last_member_msg_at
-FROM gv_senders JOIN dependence d USING (group_id, week_start)
+       sum(member_n) AS member_messages,
+       sum(owner_n) AS owner_messages,
+       count(*) AS senders,
+       count(*) FILTER (WHERE member_n > 0) AS speakers,
+       count(*) FILTER (WHERE cum - n < 0.5 * tot) AS owner_dependence,
+       max(member_last_at) AS last_member_msg_at
+FROM (SELECT *, sum(n) OVER (PARTITION BY group_id, week_start ORDER BY n DESC, sender
+                             ROWS UNBOUNDED PRECEDING) AS cum,
+                sum(n) OVER (PARTITION BY group_id, week_start) AS tot
+      FROM gv_senders)
 GROUP BY group_id, week_start
 """
 
@@ -235,23 +242,25 @@ WHERE sp.is_question AND sp.sent_at < $window_end AND {_ROLE.format(m="sp")} = '
 
 _SQL_RESPONSE = f"""
 CREATE OR REPLACE TEMP TABLE gv_response AS
-WITH fix AS (
+WITH unresolved AS (
+    SELECT message_id, group_id, sent_at, sender, to_timestamp(epoch(sent_at) + {REPLY_CAP_DAYS * 86400}) AS cap_at
+    FROM gv_questions WHERE unresolved
+), fix AS (
     SELECT q.message_id, min(m.sent_at) AS reply_at
-    FROM gv_questions q
-    JOIN staging.messages m
-      ON m.group_id = q.group_id AND m.sent_at >= q.sent_at AND m.sent_at <= q.sent_at + INTERVAL ({REPLY_CAP_DAYS}) DAY
-    WHERE q.unresolved AND {_SPEECH.replace("kind", "m.kind").replace("is_recalled", "m.is_recalled").replace(
-        "sender_member_id", "m.sender_member_id")}
+    FROM unresolved q
+    JOIN staging.messages m ON m.group_id = q.group_id AND m.sent_at >= q.sent_at AND m.sent_at <= q.cap_at
+    WHERE m.sent_at >= $slice_start AND m.sent_at < $reply_end
+      AND {_SPEECH.replace("kind", "m.kind").replace("is_recalled", "m.is_recalled").replace(
+          "sender_member_id", "m.sender_member_id")}
       AND m.sender_member_id <> q.sender AND (m.sent_at > q.sent_at OR m.message_id > q.message_id)
     GROUP BY q.message_id
 ), q AS (
-    SELECT q.group_id, q.week_start, coalesce(q.reply_at, fix.reply_at) - q.sent_at AS wait
+    SELECT q.group_id, q.week_start, epoch(coalesce(q.reply_at, fix.reply_at)) - epoch(q.sent_at) AS wait_s
     FROM gv_questions q LEFT JOIN fix USING (message_id)
 )
 SELECT group_id, week_start, count(*) AS member_questions,
-       count(*) FILTER (WHERE wait <= INTERVAL ({REPLY_CAP_DAYS}) DAY) AS answered_questions,
-       median(epoch(wait) / 60.0) FILTER (WHERE wait <= INTERVAL ({REPLY_CAP_DAYS}) DAY)
-           AS median_first_response_minutes
+       count(*) FILTER (WHERE wait_s <= {REPLY_CAP_DAYS * 86400}) AS answered_questions,
+       median(wait_s / 60.0) FILTER (WHERE wait_s <= {REPLY_CAP_DAYS * 86400}) AS median_first_response_minutes
 FROM q GROUP BY group_id, week_start
 """
 
@@ -283,7 +292,7 @@ FROM deltas GROUP BY group_id, week_start
 
 _SQL_ORDER_WEEK = """
 CREATE OR REPLACE TEMP TABLE gv_order_week AS
-SELECT o.group_id, CAST(date_trunc('week', timezone($tz, o.paid_at)) AS DATE) AS week_start,
+SELECT o.group_id, {week} AS week_start,
        count(DISTINCT o.member_id) AS buyers, count(*) AS orders, sum(o.net_amount) AS gmv,
        -- the owner's or staff's own purchases do not keep a group alive (as their messages do not)
        max(o.paid_at) FILTER (WHERE o.member_id IS DISTINCT FROM g.owner_member_id
@@ -334,8 +343,8 @@ WITH older AS (
       AND NOT coalesce(mb.is_staff, false)
     GROUP BY o.group_id
     UNION ALL
-    SELECT s.group_id, s.last_at, s.n FROM gv_senders s JOIN gv_groups g USING (group_id)
-    WHERE s.role = 'member' AND s.week_start < g.created_week
+    SELECT s.group_id, s.member_last_at, s.member_n FROM gv_senders s JOIN gv_groups g USING (group_id)
+    WHERE s.member_n > 0 AND s.week_start < g.created_week
     UNION ALL
     SELECT o.group_id, o.last_order_at, o.member_orders FROM gv_order_week o JOIN gv_groups g USING (group_id)
     WHERE o.week_start < g.created_week
@@ -350,7 +359,7 @@ _SQL_RESULT = """
 CREATE OR REPLACE TEMP TABLE gv_result AS
 WITH base AS (
     SELECT gr.group_id, gr.week_start, gr.owner_member_id, gr.created_at, gr.eval_at,
-           epoch(gr.eval_at - greatest(gr.week_start_at, gr.created_at)) / 86400.0 AS observed_days,
+           (epoch(gr.eval_at) - epoch(greatest(gr.week_start_at, gr.created_at))) / 86400.0 AS observed_days,
            gr.week_start = gr.created_week AS first_week,
            CAST(coalesce(mc.members_cum, 0) AS INTEGER) AS members_end,
            CAST(coalesce(mw.joins, 0) AS INTEGER) AS joins,
@@ -380,6 +389,9 @@ WITH base AS (
     LEFT JOIN gv_pre pr ON pr.group_id = gr.group_id
 ), ratios AS (
     SELECT *, joins - leaves AS net_growth,
+           -- days from creation to the last member activity (plain epoch arithmetic throughout: subtracting two
+           -- TIMESTAMPTZ values is a slow calendar operation)
+           (epoch(last_member_activity_at) - epoch(created_at)) / 86400.0 AS active_days,
            CASE WHEN members_end - (joins - leaves) > 0
                 THEN (joins - leaves) / (members_end - (joins - leaves)) END AS growth_rate,
            speakers / nullif(members_end, 0) AS speak_rate,
@@ -392,13 +404,18 @@ WITH base AS (
            owner_messages / nullif(messages, 0) AS owner_share,
            buyers / nullif(members_end, 0) AS conversion,
            CAST(gmv AS DOUBLE) / nullif(members_end, 0) AS gmv_per_member,
-           CAST(floor(epoch(eval_at - created_at) / 86400) AS INTEGER) AS group_age_days,
-           epoch(eval_at - coalesce(last_member_activity_at, created_at)) / 86400.0 AS silence_days,
+           CAST(floor((epoch(eval_at) - epoch(created_at)) / 86400) AS INTEGER) AS group_age_days,
+           (epoch(eval_at) - epoch(coalesce(last_member_activity_at, created_at))) / 86400.0 AS silence_days,
            -- member messages + orders the group would have had during its silence at its usual pace (total member
            -- activity over the days from creation to the last activity, at least 7)
-           member_acts_total * (epoch(eval_at - last_member_activity_at) / 86400.0)
-               / greatest(epoch(last_member_activity_at - created_at) / 86400.0, 7) AS silence_expected_activity,
-           epoch(eval_at - created_at) / 86400.0 AS age_exact
+           member_acts_total * ((epoch(eval_at) - epoch(last_member_activity_at)) / 86400.0)
+               / greatest(active_days, 7) AS silence_expected_activity,
+           -- the group's usual wait between member acts at that pace, at most zombie_date_max_gap_days: a zombie died
+           -- after its last act, when its next act was due (for acts at a steady rate λ that stop at time T, the
+           -- last act comes on average 1/λ before T)
+           least(greatest(active_days, 7) / nullif(member_acts_total, 0),
+                 $zombie_date_max_gap) AS usual_gap_days,
+           (epoch(eval_at) - epoch(created_at)) / 86400.0 AS age_exact
     FROM base
 ), scored AS (
     SELECT *,
@@ -429,7 +446,6 @@ WITH base AS (
 ), states AS (
     SELECT *,
            lag(score_4w_avg, 4) OVER (PARTITION BY group_id ORDER BY week_start) AS score_4w_avg_prev,
-           -- a zombie's members *stopped*: a group where no member ever spoke or bought is never active, not dead
            -- a zombie's members *stopped*: never any member activity = never came alive, not dead; and the silence
            -- must be unusual for this group (a tiny group that talks once a month is quiet, not dead)
            age_exact >= $new_days AND silence_days >= $zombie_days
@@ -455,7 +471,9 @@ SELECT group_id, week_start, owner_member_id, created_at AS group_created_at, gr
        silence_expected_activity, lifecycle_state,
        lag(lifecycle_state) OVER (PARTITION BY group_id ORDER BY week_start) AS prev_lifecycle_state,
        is_zombie,
-       CASE WHEN is_zombie THEN CAST(timezone($tz, last_member_activity_at) AS DATE) END AS zombie_since
+       CASE WHEN is_zombie THEN CAST(timezone($tz, last_member_activity_at
+                                            + to_seconds(round(coalesce(usual_gap_days, 0) * 86400))) AS DATE)
+            END AS zombie_since
 FROM life
 """
 
@@ -538,6 +556,7 @@ def _build_weekly(conn, thresholds, tz, week_from, week_to) -> BuildResult:
             "zombie_days": float(thresholds.zombie_silence_days),
             "zombie_min_expected": float(thresholds.zombie_min_expected_activity),
             "dormant_days": float(DORMANT_DAYS),
+            "zombie_date_max_gap": float(thresholds.zombie_date_max_gap_days),
             "declining_drop": thresholds.declining_drop,
             "tz": tz,
         }
@@ -550,9 +569,9 @@ def _build_weekly(conn, thresholds, tz, week_from, week_to) -> BuildResult:
         _run(conn, _SQL_MSG_WEEK, params)
         _run(conn, _week_sql(_SQL_QUESTIONS, "sp.sent_at", offset), params, week_param, "slice_start", "reply_end",
              "window_end")
-        _run(conn, _SQL_RESPONSE, params)
+        _run(conn, _SQL_RESPONSE, params, "slice_start", "reply_end")
         _run(conn, _SQL_MEMBERS, params, "tz")
-        _run(conn, _SQL_ORDER_WEEK, params, "tz", "slice_start", "window_end")
+        _run(conn, _week_sql(_SQL_ORDER_WEEK, "o.paid_at", offset), params, week_param, "slice_start", "window_end")
         _run(conn, _SQL_GRID, params, "tz", "slice_ws", "as_of_week", "we", "as_of")
         _run(conn, _SQL_PRE, params, "slice_start")
         conn.execute(_CURVE)
@@ -648,15 +667,19 @@ _SQL_ALERTS = """
 SELECT week_start, group_id, owner_member_id, lifecycle_state AS alert_type, prev_lifecycle_state,
        vitality_score, score_4w_avg, score_4w_avg_prev, silence_days, zombie_since, members_end,
        CASE WHEN lifecycle_state = 'zombie' THEN
-                format('自 {} 起除群主/员工外无人发言、无成交，已沉寂 {} 天（群成员 {} 人）',
-                       strftime(zombie_since, '%Y-%m-%d'), CAST(floor(silence_days) AS BIGINT), members_end)
+                format('最后一次成员发言或成交在 {}，此后除群主/员工外无人发言、无成交，已沉寂 {} 天（群成员 {} 人）；'
+                       '估计 {} 起成为僵尸群',
+                       strftime(timezone($tz, last_member_activity_at), '%Y-%m-%d'),
+                       CAST(floor(silence_days) AS BIGINT), members_end, strftime(zombie_since, '%Y-%m-%d'))
             ELSE format('近4周活力分从 {} 降至 {}（下降 {}%）；本周发言成员 {} 人、消息 {} 条、购买 {} 人',
                         CAST(round(score_4w_avg_prev) AS BIGINT), CAST(round(score_4w_avg) AS BIGINT),
                         CAST(round(100 * (1 - score_4w_avg / score_4w_avg_prev)) AS BIGINT),
                         speakers, messages, buyers) END AS reason_zh,
        CASE WHEN lifecycle_state = 'zombie' THEN
-                format('No message from anyone but the owner/staff and no order since {}: silent for {} days ({} members).',
-                       strftime(zombie_since, '%Y-%m-%d'), CAST(floor(silence_days) AS BIGINT), members_end)
+                format('Last member message or order on {}; since then no message from anyone but the owner/staff '
+                       'and no order: silent for {} days ({} members). Zombie since about {}.',
+                       strftime(timezone($tz, last_member_activity_at), '%Y-%m-%d'),
+                       CAST(floor(silence_days) AS BIGINT), members_end, strftime(zombie_since, '%Y-%m-%d'))
             ELSE format('4-week vitality score fell from {} to {} (-{}%); this week {} speakers, {} messages, {} buyers.',
                         CAST(round(score_4w_avg_prev) AS BIGINT), CAST(round(score_4w_avg) AS BIGINT),
                         CAST(round(100 * (1 - score_4w_avg / score_4w_avg_prev)) AS BIGINT),
@@ -669,13 +692,13 @@ WHERE week_start >= $ws AND week_start < $we
 
 
 def build_alerts(conn: duckdb.DuckDBPyConnection,
-                 week_from: dt.date | None = None, week_to: dt.date | None = None) -> int:
+                 week_from: dt.date | None = None, week_to: dt.date | None = None, tz: str = "Asia/Shanghai") -> int:
     """Replace marts.group_alerts rows for weeks in [week_from, week_to): groups that entered zombie/declining."""
     ensure_tables(conn)
     ws, we = _window_clause(week_from, week_to)
     with transaction(conn):
         conn.execute("DELETE FROM marts.group_alerts WHERE week_start >= ? AND week_start < ?", [ws, we])
-        conn.execute("INSERT INTO marts.group_alerts BY NAME " + _SQL_ALERTS, {"ws": ws, "we": we})
+        conn.execute("INSERT INTO marts.group_alerts BY NAME " + _SQL_ALERTS, {"ws": ws, "we": we, "tz": tz})
     return int(conn.execute("SELECT count(*) FROM marts.group_alerts WHERE week_start >= ? AND week_start < ?",
                             [ws, we]).fetchone()[0])
 

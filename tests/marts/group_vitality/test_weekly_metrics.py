@@ -184,3 +184,26 @@ def test_first_response_after_a_long_monologue_and_ties(tmp_path):
                      "FROM marts.group_vitality_weekly WHERE week_start = DATE '2026-01-05'").fetchone()
     assert w == (3, 2, pytest.approx((75 + 0) / 2))
     conn.close()
+
+
+def test_roles_are_per_message_for_senders_with_mixed_flags(tmp_path):
+    """A member whose messages are sometimes flagged staff, an unflagged owner, a sender flagged owner: each message
+    takes its own role; each sender counts once."""
+    conn = new_db(tmp_path / "roles.duckdb")
+    add_group(conn, "g", "o", "2026-01-05 10:00")
+    add_member(conn, "s", is_staff=True)
+    msg(conn, "g", "m", "2026-01-06 10:00")
+    msg(conn, "g", "m", "2026-01-06 11:00")
+    msg(conn, "g", "m", "2026-01-06 12:00", staff=True)  # flagged staff: not member speech
+    msg(conn, "g", "s", "2026-01-06 13:00")  # staff in staging.members
+    msg(conn, "g", "o", "2026-01-06 14:00")  # the group's owner, not flagged
+    msg(conn, "g", "x", "2026-01-06 15:00", owner=True)  # flagged owner
+    build_weekly(conn, Thresholds())
+    r = conn.execute("SELECT messages, member_messages, owner_messages, senders, speakers, owner_dependence, "
+                     "last_member_activity_at FROM marts.group_vitality_weekly").fetchall()
+    conn.close()
+    assert len(r) == 1
+    messages, member_messages, owner_messages, senders, speakers, dependence, last_at = r[0]
+    assert (messages, member_messages, owner_messages, senders, speakers) == (6, 2, 2, 4, 1)
+    assert dependence == 1  # m sent 3 of 6: half of the messages
+    assert last_at == dt.datetime(2026, 1, 6, 3, 0, tzinfo=dt.UTC)  # m's 11:00 Beijing message

@@ -66,7 +66,7 @@ def _g(df, gid):
     return df[df.group_id == gid].set_index("week_start")
 
 
-def test_zombie_after_21_silent_days_dated_to_the_last_member_message(zdb):
+def test_zombie_after_21_silent_days_dated_one_usual_gap_after_the_last_member_message(zdb):
     _, df = zdb
     z1 = _g(df, "z1")
     assert list(z1.index) == _weekly_mondays("2025-12-01", 8)
@@ -79,7 +79,10 @@ def test_zombie_after_21_silent_days_dated_to_the_last_member_message(zdb):
     assert states[D(2026, 1, 5)] == "zombie"
     assert states[D(2026, 1, 19)] == "zombie"
     zombies = z1[z1.is_zombie]
-    assert set(zombies.zombie_since.dt.date) == {D(2025, 12, 20)}
+    # 21 member messages from creation (12-01 09:00) to the last one (12-20 15:00, 19.25 days): one every
+    # 19.25 / 21 days = 22 h, so it died when the next was due, 12-21 13:00
+    assert set(zombies.last_member_activity_at.dt.tz_convert("Asia/Shanghai").dt.date) == {D(2025, 12, 20)}
+    assert set(zombies.zombie_since.dt.date) == {D(2025, 12, 21)}
     assert z1.loc[D(2026, 1, 5), "silence_days"] == pytest.approx(22 + 9 / 24)
     # owner and staff keep posting, recalled member messages do not count
     assert (zombies.speakers == 0).all() and (zombies.messages > 0).all()
@@ -91,7 +94,8 @@ def test_attributed_order_counts_as_member_activity(zdb):
     z2 = _g(df, "z2")
     assert z2.loc[D(2025, 12, 15), "lifecycle_state"] == "dormant"  # 19.5 days silent at 12-22 00:00
     assert z2.loc[D(2025, 12, 22), "lifecycle_state"] == "zombie"  # 26.5 days
-    assert z2.loc[D(2025, 12, 22), "zombie_since"].date() == D(2025, 12, 2)
+    # one member act in its first 1.1 days: pace counted over at least 7 days -> gap 7 days (the cap) after 12-02
+    assert z2.loc[D(2025, 12, 22), "zombie_since"].date() == D(2025, 12, 9)
     # the order on Sunday 01-04 revives it (its 4-week score is still far below the first week's: declining)
     assert z2.loc[D(2025, 12, 29), "lifecycle_state"] == "declining"
     assert z2.loc[D(2025, 12, 29), "silence_days"] == pytest.approx(0.5)
@@ -125,8 +129,10 @@ def test_alerts_only_when_entering_zombie(zdb):
     got = [(r.group_id, r.week_start.date()) for r in a.itertuples()]
     assert got == [("r1", D(2025, 12, 15)), ("z1", D(2026, 1, 5)), ("z2", D(2025, 12, 22))]
     z1 = a[a.group_id == "z1"].iloc[0]
-    assert "2025-12-20" in z1.reason_zh and "沉寂 22 天" in z1.reason_zh
-    assert "since 2025-12-20" in z1.reason_en and "22 days" in z1.reason_en
+    assert "最后一次成员发言或成交在 2025-12-20" in z1.reason_zh and "沉寂 22 天" in z1.reason_zh
+    assert "估计 2025-12-21 起成为僵尸群" in z1.reason_zh
+    assert "Last member message or order on 2025-12-20" in z1.reason_en and "22 days" in z1.reason_en
+    assert "Zombie since about 2025-12-21" in z1.reason_en and z1.zombie_since.date() == D(2025, 12, 21)
 
 
 def test_brand_weekly_mirrors_wecom_fields(zdb):
@@ -145,12 +151,13 @@ def test_brand_weekly_mirrors_wecom_fields(zdb):
 def test_survival_kaplan_meier(zdb):
     conn, _ = zdb
     s = conn.execute("SELECT * FROM marts.group_survival WHERE cohort = '2025-12' ORDER BY t_days").df()
-    # z2 (first spell) dies at 1 day, z1 at 19 days; z3 never dies: censored at its age (50 days at the as-of time)
-    assert list(s.t_days) == [0, 1, 19, 50]
+    # z2 (first spell) dies at 8 days (12-09), z1 at 20 days (12-21); z3 never dies: censored at its age (50 days
+    # at the as-of time)
+    assert list(s.t_days) == [0, 8, 20, 50]
     assert list(s.at_risk) == [3, 3, 2, 1]
     assert list(s.events) == [0, 1, 1, 0] and list(s.censored) == [0, 0, 0, 1]
     assert list(s.survival) == pytest.approx([1.0, 2 / 3, 1 / 3, 1 / 3])
-    assert s.median_survival_days.iloc[0] == 19
+    assert s.median_survival_days.iloc[0] == 20
 
 
 def test_declining_when_4_week_score_falls_30_percent(tmp_path):
@@ -203,5 +210,22 @@ def test_quiet_small_group_is_not_a_zombie_until_its_silence_is_unusual(tmp_path
     first = df[df.is_zombie].index.min()
     assert first == pd.Timestamp("2025-10-20")
     assert df.loc[pd.Timestamp("2025-10-13"), "lifecycle_state"] == "dormant"
-    assert df.loc[first, "zombie_since"] == pd.Timestamp("2025-08-25")
+    # one member message every 28 days: the zombie date is the last message plus the 7-day cap
+    assert df.loc[first, "zombie_since"] == pd.Timestamp("2025-09-01")
     conn.close()
+
+
+@pytest.mark.parametrize("cap, since", [(0.0, "2025-08-25"), (7.0, "2025-09-01"), (30.0, "2025-09-22")])
+def test_zombie_date_gap_cap_is_configurable(tmp_path, cap, since):
+    """3 member messages from creation (06-02 09:00) to the last (08-25 12:00): 84.125 days / 3 = one every 28.04
+    days. The zombie date is the last message plus min(28.04 days, cap): 08-25, 09-01, 09-22 (13:00)."""
+    conn = new_db(tmp_path / "cap.duckdb")
+    add_group(conn, "q1", "o", "2025-06-02 09:00")
+    membership(conn, "q1", "m", "join", "2025-06-02 09:00")
+    for day in ("2025-06-30", "2025-07-28", "2025-08-25"):
+        msg(conn, "q1", "m", f"{day} 12:00")
+    msg(conn, "q1", "o", "2025-11-24 10:00", owner=True)
+    build_weekly(conn, Thresholds(zombie_date_max_gap_days=cap))
+    got = conn.execute("SELECT DISTINCT zombie_since FROM marts.group_vitality_weekly WHERE is_zombie").fetchall()
+    conn.close()
+    assert got == [(D.fromisoformat(since),)]
