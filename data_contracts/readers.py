@@ -398,7 +398,8 @@ def read_xlsx(f: SourceFile) -> RawRead:
 
 
 # a blank line: nothing but white space (ASCII, no-break and ideographic spaces)
-BLANK = "line IS NULL OR trim(line, ' \t\r\n\v\f\u00a0\u3000') = ''"
+# (a regex search stops at the first other character; trim() would copy every line)
+BLANK = "line IS NULL OR NOT regexp_matches(line, '[^ \\t\\r\\n\\v\\f\\x{00a0}\\x{3000}]')"
 
 
 def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = None) -> RawRead:
