@@ -33,12 +33,12 @@ def keyed_hash(value: str | None, key: bytes, kind: str = "") -> str | None:
     """HMAC-SHA256(kind + ':' + value) → 16 hex chars. ``kind`` separates namespaces (phone, wxid, ...)."""
     if value is None or value == "":
         return None
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
+    return keyed_hashes([value], key, kind)[0]
 
 
 def keyed_hashes(values: list[str], key: bytes, kind: str = "") -> list[str]:
-    """``keyed_hash`` of many values at once (same results): the HMAC key pads are hashed once and copied per value
-    instead of building a new HMAC object each time — 2–3× faster on hundreds of thousands of identifiers."""
+    """``keyed_hash`` of many (non-empty) values at once: the HMAC key pads are hashed once and copied per value
+    instead of building a new HMAC object each time (≈ 1.3× faster on hundreds of thousands of identifiers)."""
     inner = hmac.new(key, digestmod=hashlib.sha256)
     prefix = f"{kind}:".encode()
     out = []

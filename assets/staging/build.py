@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from assets.staging.identity import resolve
+from data_contracts.readers import fetch_pl
 from xiaoshuju.warehouse import SCHEMA_SQL, transaction
 
 BUILD_SQL = Path(__file__).resolve().parent / "build.sql"
@@ -71,16 +72,13 @@ def first_responses(conn: duckdb.DuckDBPyConnection) -> None:
     n = conn.execute("SELECT count(*) FROM msg2").fetchone()[0]
     buckets = max(1, -(-n // FIRST_RESPONSE_CHUNK_ROWS))
     for b in range(buckets):
-        # materialised first (on every core), then handed over: streaming a query into Arrow is single-threaded.
-        # The bucket numbers are our own integers, inlined: as bound parameters the scan is 5× slower
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE _speech AS "
+        # the bucket numbers are our own integers, inlined: as bound parameters the scan is 5× slower
+        speech = fetch_pl(
+            conn,
             "SELECT message_id, group_id, sender_member_id, sent_at, is_question FROM msg2 "
             "WHERE sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall') "
-            f"AND hash(group_id) % {int(buckets)} = {int(b)}"
+            f"AND hash(group_id) % {int(buckets)} = {int(b)}",
         )
-        speech = conn.execute("SELECT * FROM _speech").pl()
-        conn.execute("DROP TABLE _speech")
         speech = speech.with_columns(pl.col("group_id", "sender_member_id").cast(pl.Categorical)).sort(
             "group_id", "sent_at", "message_id"
         )
