@@ -289,3 +289,17 @@ def test_missing_table_is_not_available(serving):
     at = make_app("groups", lang="en")
     _no_exception(at)
     assert any(data.GROUP_ALERTS in i.value and "Not available" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("zh", ["拥有≥20人社群 + 90天内≥3位被推荐人购买", "分销成交额≥自购", None]),
+        ("en", ["owns a group of ≥ 20 + ≥ 3 referees bought in 90 days", "attributed GMV ≥ own GMV", None]),
+    ],
+)
+def test_l4_rule_shown_in_words(lang, expected):
+    """marts.member_lifetime.l4_rule holds codes joined by '+' on a tie; tables show each clause in words."""
+    c = ui.Ctx(lang, None, [], None, None, None, None)
+    df = pl.DataFrame({"l4_rule": ["group+referees", "attributed_gmv", None]})
+    assert ui.translate(c, df)["l4_rule"].to_list() == expected
