@@ -42,7 +42,6 @@ from data_contracts.rules import (
     reader_rejects_to_quarantine,
     split_quarantine,
 )
-from xiaoshuju.privacy import keyed_hashes
 
 UTC_DT = pl.Datetime("us", "UTC")
 SHA = "source_file_sha256"
@@ -771,16 +770,10 @@ _WECOM_EXTERNAL = re.compile(r"^w[om]")
 
 
 def _wecom_key(s: pl.Series, ctx: BatchContext) -> pl.Series:
-    """WeCom user ids → identity keys: external contacts (``wo…``/``wm…``) vs internal (staff) ids. Each distinct
-    id is hashed once, in its own namespace, and mapped back in one pass."""
-    uniq = [v for v in s.drop_nulls().unique().to_list() if v != ""]
-    mapping: dict[str, str] = {}
-    for id_type, ids in (
-        ("wecom_external", [v for v in uniq if _WECOM_EXTERNAL.match(v)]),
-        ("wecom_internal", [v for v in uniq if not _WECOM_EXTERNAL.match(v)]),
-    ):
-        mapping.update(zip(ids, (f"{id_type}:{h}" for h in keyed_hashes(ids, ctx.hmac_key, id_type)), strict=True))
-    return s.replace_strict(mapping, default=None, return_dtype=pl.String).rename(s.name)
+    """WeCom user ids → identity keys: external contacts (``wo…``/``wm…``) vs internal (staff) ids."""
+    return key_series(
+        s, ctx.hmac_key, lambda v: "wecom_external" if _WECOM_EXTERNAL.match(v) else "wecom_internal"
+    )
 
 
 def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:

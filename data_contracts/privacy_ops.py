@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -39,17 +40,18 @@ def mask_name_expr(e: pl.Expr) -> pl.Expr:
     )
 
 
-def hash_values(values: pl.Series, key: bytes, kind: str) -> pl.Series:
-    """Keyed hash of each value; computed once per distinct value (people repeat across millions of rows)."""
-    uniq = [v for v in values.drop_nulls().unique().to_list() if v != ""]
-    mapping = dict(zip(uniq, keyed_hashes(uniq, key, kind), strict=True))
-    return values.replace_strict(mapping, default=None, return_dtype=pl.String)
-
-
-def key_series(values: pl.Series, key: bytes, id_type: str) -> pl.Series:
-    """``<id_type>:<hash>`` identity keys (null stays null)."""
-    h = hash_values(values, key, id_type)
-    return pl.select(pl.concat_str([pl.lit(id_type + ":"), pl.lit(h)])).to_series().rename(values.name)
+def key_series(values: pl.Series, key: bytes, id_type: str | Callable[[str], str]) -> pl.Series:
+    """``<id_type>:<keyed hash>`` identity keys (null and empty stay null), each distinct value hashed once (people
+    repeat across millions of rows). ``id_type`` may depend on the value (WeCom external vs internal user ids)."""
+    kind_of = id_type if callable(id_type) else (lambda _v: id_type)
+    by_kind: dict[str, list[str]] = {}
+    for v in values.drop_nulls().unique().to_list():
+        if v != "":
+            by_kind.setdefault(kind_of(v), []).append(v)
+    mapping: dict[str, str] = {}
+    for kind, vs in by_kind.items():
+        mapping.update(zip(vs, (f"{kind}:{h}" for h in keyed_hashes(vs, key, kind)), strict=True))
+    return values.replace_strict(mapping, default=None, return_dtype=pl.String).rename(values.name)
 
 
 _DIGITS = re.compile(r"\d{5,}")
