@@ -4,6 +4,7 @@
     python bench/bench_ingestion.py --scale M --keep DIR      # simulate once into DIR (re-used on the next run)
     python bench/bench_ingestion.py --inbox DIR               # measure an existing inbox (copied, never modified)
     XSJ_BENCH_PROFILE=1 python bench/bench_ingestion.py ...   # also list the slowest staging build statements
+    python bench/bench_ingestion.py --scale L --keep DIR --floor file --consume   # L: no in-memory floor, no copy
 
 Each measurement runs in a fresh subprocess (so peak RSS is that step's own). Prints markdown: wall times, peak
 RSS, the floor, the ratio staging / floor (target ≤ 2), and — when the simulator's ground truth is there —
@@ -178,8 +179,15 @@ def main() -> None:
         default="both",
         help="'file' skips the in-memory floor (at L it needs more RAM than the machine has)",
     )
+    ap.add_argument(
+        "--consume",
+        action="store_true",
+        help="move the kept inbox into the bench home instead of copying it (L: ~18 GB); it is used up",
+    )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.consume and a.inbox:
+        ap.error("--consume only with a simulated inbox (--scale/--keep), never with --inbox")
     if a.child:
         _child(*a.child)
         return
@@ -198,12 +206,16 @@ def main() -> None:
                 simulate(a.scale, seed=a.seed, out_dir=src_inbox, truth_dir=truth)
                 print(f"(simulated {a.scale} in {time.perf_counter() - t:.0f} s)", file=sys.stderr)
         home = work / "home"
-        shutil.copytree(src_inbox, home / "inbox")
         size = sum(p.stat().st_size for p in src_inbox.rglob("*") if p.is_file())
         if truth is not None and truth.exists():
             shutil.copytree(truth, home / "ground_truth")
         floor_file = _run_child("floor_file", str(src_inbox), env)
         floor = _run_child("floor", str(src_inbox), env) if a.floor == "both" else None
+        if a.consume:  # after the floors: landing moves files out of the inbox, so the kept inbox is used up
+            home.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(src_inbox), str(home / "inbox"))
+        else:
+            shutil.copytree(src_inbox, home / "inbox")
         ing = _run_child("ingest", str(home), {**env, "XIAOSHUJU_HOME": str(home)})
     finally:
         shutil.rmtree(work, ignore_errors=True)
