@@ -176,13 +176,34 @@ def test_promoted_members_meet_rule(sim):
     assert promoted.height >= 1
     r = truth(sim, "referrals").join(promoted, left_on="referrer", right_on="person_id")
     o = truth(sim, "orders").filter("is_paid").select("person_id", "paid_at")
-    hits = r.join(o, left_on="referee", right_on="person_id").filter(
-        (pl.col("paid_at") <= pl.col("promoted_at")) & (pl.col("paid_at") > pl.col("promoted_at") - timedelta(days=90)))
-    n = hits.group_by("referrer").agg(pl.col("referee").n_unique().alias("n"))
+    # eligible at the end of some day of the promotion week (promoted_at is that week's last second)
+    day_ends = pl.DataFrame({"back": [timedelta(days=d) for d in range(7)]})
+    hits = r.join(o, left_on="referee", right_on="person_id").join(day_ends, how="cross").with_columns(
+        (pl.col("promoted_at") - pl.col("back")).alias("tau")).filter(
+        (pl.col("paid_at") <= pl.col("tau")) & (pl.col("paid_at") > pl.col("tau") - timedelta(days=90)))
+    n = hits.group_by("referrer", "tau").agg(pl.col("referee").n_unique().alias("n")).group_by("referrer").agg(
+        pl.col("n").max())
     assert n.height == promoted.height and (n["n"] >= 3).all()
     g = truth(sim, "groups")
     owners = set(g["owner_person"].to_list())
     assert set(promoted["person_id"].to_list()) <= owners
+
+
+def test_purchases_on_distinct_days_and_uncut(sim):
+    # BG/NBD at day grain: a member's paid orders fall on distinct Asia/Shanghai days (the mart counts same-day orders
+    # once, so none of the model's purchases may share a day) ...
+    o = truth(sim, "orders").filter("is_paid").with_columns(
+        pl.col("paid_at").dt.convert_time_zone("Asia/Shanghai").dt.date().alias("day"))
+    assert o.height > 1000
+    assert o.select("person_id", "day").is_duplicated().sum() == 0
+    # ... and a zombie group's members have bought for the last time before its zombie date (the simulator places
+    # newcomers whose purchases run past it elsewhere instead of cutting them; see test_bgnbd_within_10_percent_at_m)
+    p = truth(sim, "persons").join(truth(sim, "groups").select(pl.col("group_key").alias("home_group"), "zombie_at"),
+                                   on="home_group").filter(pl.col("zombie_at").is_not_null() & ~pl.col("is_dac"))
+    assert p.height > 20
+    last = o.group_by("person_id").agg(pl.col("paid_at").max().alias("last"))
+    z = p.join(last, on="person_id")
+    assert z.height > 5 and (z["last"] < z["zombie_at"]).all()
 
 
 def test_defects_are_where_truth_says(sim):
@@ -273,7 +294,7 @@ def test_bgnbd_recoverable_loosely_at_small_scale(tmp_path):
 
 
 @pytest.mark.slow
-def test_bgnbd_within_15_percent_at_m():
+def test_bgnbd_within_10_percent_at_m():
     from xiaoshuju.simulator.config import DEFAULT_END, calendar, make_scale
     from xiaoshuju.simulator.world import WEEK, build_world
 
@@ -285,4 +306,4 @@ def test_bgnbd_within_15_percent_at_m():
     fit = fit_bgnbd(x, tx, T)
     truth_ = {"r": sc.bgnbd.r, "alpha": sc.bgnbd.alpha, "a": sc.bgnbd.a, "b": sc.bgnbd.b}
     for k, v in truth_.items():
-        assert abs(fit[k] / v - 1) < 0.15, (k, fit[k], v)
+        assert abs(fit[k] / v - 1) < 0.10, (k, fit[k], v)

@@ -157,29 +157,51 @@ def _weighted_pick_in_group(rng, cand_group: np.ndarray, cand_idx: np.ndarray, c
     return out
 
 
-def _purchases(rng, sc: Scale, persons: np.ndarray, joined: np.ndarray, cut: np.ndarray, t_end: int):
-    """BG/NBD purchase times for a cohort. Returns (lam, p, nu, dropout_at, order_person, order_time)."""
+LOCAL = 8 * 3600  # purchase days are Asia/Shanghai calendar days (the mart counts same-day orders once)
+
+
+def _distinct_days(rng, owner: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """A uniformly random set of distinct day offsets in 1..span[owner] for each owner's run of draws (owner sorted,
+    every owner's count ≤ its span): draw with replacement, redraw the repeats until none is left. The procedure is
+    symmetric in the day labels, so each owner's set is uniform among the sets of its size."""
+    d = 1 + (rng.random(len(owner)) * span[owner]).astype(np.int64)
+    while True:
+        o = np.lexsort((d, owner))
+        owner, d = owner[o], d[o]
+        dup = np.r_[False, (owner[1:] == owner[:-1]) & (d[1:] == d[:-1])]
+        if not dup.any():
+            return d
+        d[dup] = 1 + (rng.random(int(dup.sum())) * span[owner[dup]]).astype(np.int64)
+
+
+def _purchases(rng, sc: Scale, persons: np.ndarray, joined: np.ndarray, t_end: int):
+    """BG/NBD purchase times for a cohort, at day grain: the count of repeat purchases over (first, t_end) is
+    Poisson(λT) cut at the J-th (geometric(p)) one, as in BG/NBD, and the purchases fall on distinct calendar days
+    after the first purchase's day (uniform among such sets — the day-grain image of a Poisson process's uniform
+    times), so "same-day orders count once" loses no purchase of the model.
+
+    Returns (lam, p, nu, dropout_at, order_person, order_time, last_purchase_at per person or NONE)."""
     n = len(persons)
     bg = sc.bgnbd
     lam = rng.gamma(bg.r, 1 / bg.alpha, n)
     p = rng.beta(bg.a, bg.b, n)
     nu = rng.gamma(sc.gg.q, 1 / sc.gg.gamma, n)
     first = joined + (rng.exponential(5.0, n) * DAY).astype(np.int64) + 600
-    horizon = np.minimum(cut, t_end)
-    buyer = (rng.random(n) < sc.buyer_share) & (first < horizon)
+    buyer = (rng.random(n) < sc.buyer_share) & (first < t_end)
     T_w = np.where(buyer, (t_end - first) / WEEK, 0.0)
-    N = rng.poisson(lam * T_w)
+    first_day = (first + LOCAL) // DAY
+    span = np.where(buyer, (t_end + LOCAL) // DAY - 1 - first_day, 0)  # whole days after the first purchase's day
+    N = np.minimum(rng.poisson(lam * T_w), np.maximum(span, 0))
     J = rng.geometric(np.clip(p, 1e-9, 1))
     n_rep = np.minimum(N, J)
     owner = np.repeat(np.arange(n), N)
-    u = rng.random(len(owner)) * T_w[owner]
-    o = np.lexsort((u, owner))
-    owner, u = owner[o], u[o]
+    d = _distinct_days(rng, owner, span)  # sorted by (owner, day)
     start = np.concatenate([[0], np.cumsum(N)[:-1]])
     rank = np.arange(len(owner)) - start[owner]
     keep = rank < n_rep[owner]
-    owner, u = owner[keep], u[keep]
-    rep_t = first[owner] + (u * WEEK).astype(np.int64)
+    owner, d = owner[keep], d[keep]
+    rep_t = (first_day[owner] + d) * DAY - LOCAL + (rng.random(len(owner)) * DAY).astype(np.int64)
+    rep_t = np.minimum(rep_t, t_end - 60)
     # dropout happened (within the horizon) at the J-th repeat purchase
     last_t = np.full(n, NONE, dtype=np.int64)
     if len(owner):
@@ -187,12 +209,43 @@ def _purchases(rng, sc: Scale, persons: np.ndarray, joined: np.ndarray, cut: np.
         has_rep = (last_pos >= 0) & (owner[np.clip(last_pos, 0, None)] == np.arange(n))
         last_t[has_rep] = rep_t[last_pos[has_rep]]
     dropout_at = np.where(buyer & (J <= N) & (last_t != NONE), last_t, NONE)
+    last_buy = np.where(last_t != NONE, last_t, np.where(buyer, first, NONE))
     all_owner = np.concatenate([np.nonzero(buyer)[0], owner])
     all_t = np.concatenate([first[buyer], rep_t])
-    ok = all_t < cut[all_owner]  # members of a zombie group stop buying at its zombie date
-    all_owner, all_t = all_owner[ok], all_t[ok]
     o = np.lexsort((all_t, all_owner))
-    return lam, p, nu, dropout_at, persons[all_owner[o]], all_t[o]
+    return lam, p, nu, dropout_at, persons[all_owner[o]], all_t[o], last_buy
+
+
+def _away_from_zombies(rng, g: np.ndarray, t: np.ndarray, last_buy: np.ndarray, z_at: np.ndarray, cre: np.ndarray,
+                       w_alive: np.ndarray) -> np.ndarray:
+    """Keep purchases off zombie groups after their zombie date without cutting any purchase process: a newcomer
+    whose last purchase is at or after its chosen group's zombie date swaps groups with a newcomer of the same week
+    who never buys and chose a group that stays alive (so zombie groups keep their size); when no such partner is
+    left it moves to a group that stays alive (weights w_alive). Either way the group must have been created at least
+    an hour before the newcomer's join time t. A newcomer with no such group (possible only in the first hours)
+    keeps its group, and the caller cuts its purchases there."""
+    out = g.copy()
+    bad = np.nonzero((z_at[g] != NONE) & (last_buy != NONE) & (last_buy >= z_at[g]))[0]
+    if len(bad) == 0:
+        return out
+    partners = rng.permutation(np.nonzero((z_at[g] == NONE) & (last_buy == NONE))[0])
+    k = min(len(bad), len(partners))
+    i, j = bad[:k], partners[:k]
+    ok = (t[i] >= cre[g[j]] + 3600) & (t[j] >= cre[g[i]] + 3600)
+    i, j = i[ok], j[ok]
+    out[i], out[j] = g[j], g[i]
+    bad = np.setdiff1d(bad, i)
+    cand = np.nonzero(w_alive > 0)[0]
+    if len(bad) == 0 or len(cand) == 0:
+        return out
+    cand = cand[np.argsort(cre[cand], kind="stable")]
+    cum = np.cumsum(w_alive[cand])
+    k = np.searchsorted(cre[cand] + 3600, t[bad], "right")  # candidates open before the join
+    ok = k > 0
+    bad, k = bad[ok], k[ok]
+    u = rng.random(len(bad)) * cum[k - 1]
+    out[bad] = cand[np.minimum(np.searchsorted(cum, u, "right"), k - 1)]
+    return out
 
 
 def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
@@ -288,6 +341,12 @@ def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
         cw = (cre[new] - t0) // WEEK
         remaining = weeks - cw
         zombie = (grng.random(len(new)) < sc.zombie_share) & (remaining >= 10)
+        # every 大C keeps a living group: when all of an owner's new groups drew zombie, its first one stays alive
+        # (zombie groups hold only members who stop buying before the group dies, so an owner of nothing but dead
+        # groups would fall below DESIGN's 大C rule while the truth still calls it 大C)
+        owners, first_pos = np.unique(own[new], return_index=True)
+        live_any = np.bincount(np.searchsorted(owners, own[new]), weights=~zombie, minlength=len(owners)) > 0
+        zombie[first_pos[~live_any]] = False
         zw = np.where(zombie, cw + 6 + (grng.random(len(new)) * np.maximum(remaining - 8, 1)).astype(np.int64), NONE)
         zw = np.where(zw >= weeks - 1, NONE, zw)
         z_at = np.where(zw != NONE, t0 + zw * WEEK + (grng.random(len(new)) * WEEK).astype(np.int64), NONE)
@@ -309,12 +368,26 @@ def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
         open_ok = (cre < we - DAY) & ((z_at == NONE) | (z_at > we + WEEK))
         v = np.nan_to_num(vit[:, k])
         w = np.where(open_ok, (v + 0.05) * np.sqrt(1.0 + counts), 0.0)
+        # a group below 20 members recruits at least as well as the typical open group (a new 团长 fills the group
+        # first): 20 members is DESIGN's group-size clause for 大C, and the truth calls every group owner 大C
+        small = open_ok & (counts < 20)
+        if small.any():
+            w[small] = np.maximum(w[small], np.median(w[open_ok]))
         nk = int(arrivals[k]) if w.sum() > 0 else 0
         new = np.arange(next_person, next_person + nk)
         if nk:
             g = wrng.choice(G, size=nk, p=w / w.sum())
             lo = np.maximum(ws, cre[g] + 3600)
             t = lo + (wrng.random(nk) * (we - 60 - lo)).astype(np.int64)
+            res = _purchases(stream(seed, 20, k), sc, new, t, t_end)
+            # A zombie group's members stop buying at its zombie date. Rather than cutting purchase processes (a
+            # second dropout BG/NBD does not have), a newcomer whose drawn purchases run past a zombie group's date
+            # trades places with one who never buys: the brand's purchases stay exactly BG/NBD, and the zombie
+            # groups keep their size with members who stop buying (or never buy) before their death.
+            g = _away_from_zombies(wrng, g, t, res[6], z_at, cre, np.where(z_at == NONE, w, 0.0))
+            zg = z_at[g[res[4] - next_person]]
+            keep = (zg == NONE) | (res[5] < zg)
+            res = (*res[:4], res[4][keep], res[5][keep])
             sc_ = wrng.choice([SC_INVITE, SC_QR, SC_LINK, SC_ORGANIC], size=nk, p=[0.45, 0.25, 0.15, 0.15])
             by_owner = wrng.random(nk) < 0.4
             old = members_so_far[joined_at[members_so_far] < ws]
@@ -323,8 +396,6 @@ def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
             inv = np.where(sc_ == SC_ORGANIC, NONE, inv)
             joined_at[new], home_group[new], scene[new], inviter[new] = t, g, sc_, inv
             next_person += nk
-            cut = np.where((z_at[g] != NONE), z_at[g], np.iinfo(np.int64).max)
-            res = _purchases(stream(seed, 20, k), sc, new, t, cut, t_end)
             lam[new], p_drop[new], nu[new], dropout_at[new] = res[:4]
             o_persons.append(res[4])
             o_times.append(res[5])
@@ -332,25 +403,24 @@ def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
         if not seed_persons_orders_done:
             # the seed 大C buy too (their own group is their home group; never cut by a zombie date)
             seed_persons_orders_done = True
-            res = _purchases(stream(seed, 21), sc, seeds, joined_at[seeds], np.full(n_seed, np.iinfo(np.int64).max),
-                             t_end)
+            res = _purchases(stream(seed, 21), sc, seeds, joined_at[seeds], t_end)
             lam[seeds], p_drop[seeds], nu[seeds], dropout_at[seeds] = res[:4]
             o_persons.insert(0, res[4])
             o_times.insert(0, res[5])
             key_chunks.insert(0, (res[4].astype(np.int64) << 32) | (res[5] - t0))
-        # ---- promotion check at the end of the week -------------------------------------------------------
+        # ---- promotion check at the end of the week: eligible if the rule held at the end of any day of it ------
         keys = np.concatenate(key_chunks) if key_chunks else np.zeros(0, np.int64)
         joined_members = np.arange(n_seed, next_person)
         ref = inviter[joined_members]
-        e_ok = (ref != NONE) & ~is_dac[np.clip(ref, 0, None)]
-        referee = joined_members[e_ok]
+        e_ok = (ref != NONE) & ambition[np.clip(ref, 0, None)] & ~is_dac[np.clip(ref, 0, None)]
+        referee = joined_members[e_ok].astype(np.int64) << 32
         referrer = ref[e_ok]
-        hi = np.searchsorted(keys, (referee.astype(np.int64) << 32) | (we - 1 - t0), "right")
-        lo_ = np.searchsorted(keys, (referee.astype(np.int64) << 32) | max(we - 1 - sc.promotion_window_days * DAY - t0, 0),
-                              "right")
-        bought = hi > lo_
-        n_ref = np.bincount(referrer[bought], minlength=n)
-        promote = np.nonzero((n_ref >= sc.promotion_min_referees) & ambition & ~is_dac)[0]
+        eligible = np.zeros(n, bool)
+        for day_end in ws + DAY * np.arange(1, 8) - 1:
+            hi = np.searchsorted(keys, referee | (day_end - t0), "right")
+            lo_ = np.searchsorted(keys, referee | max(day_end - sc.promotion_window_days * DAY - t0, 0), "right")
+            eligible |= np.bincount(referrer[hi > lo_], minlength=n) >= sc.promotion_min_referees
+        promote = np.nonzero(eligible)[0]
         if len(promote) and k < weeks - 1:
             is_dac[promote] = True
             promoted_at[promote] = we - 1

@@ -89,6 +89,7 @@ def ladder_scores(
         "promoted": int(j["promoted_day"].is_not_null().sum()),
         "promoted_within_week": int(((lag >= -7) & (lag <= 7)).sum()) if promoted.height else 0,
         "promotion_lag_days": lag.to_list()[:50],
+        "lags_outside_week": [x for x in lag.to_list() if abs(x) > 7],
         "members_l4": int(
             conn.execute("SELECT count(*) FROM marts.member_lifetime WHERE role_level = 'L4'").fetchone()[0]
         ),
@@ -96,15 +97,13 @@ def ladder_scores(
 
 
 def bgnbd_truth_decomposition(truth_dir: Path, tz: str = "Asia/Shanghai") -> dict:
-    """Fit BG/NBD on the simulator's true paid orders under different purchase definitions, to tell the fitter's
-    error from deviations of the data from the textbook process. Variants (relative errors vs truth.json):
+    """Fit BG/NBD on the simulator's true paid orders under two purchase definitions, to tell the fitter's error from
+    departures of the data from the textbook process. Variants (relative errors vs truth.json):
 
-    * ``continuous_not_cut``: exact purchase times, buyers whose home group never became a zombie (or 大C) — the
-      pure BG/NBD process the simulator draws; the fitter should recover the parameters here;
-    * ``continuous_all``: exact times, everyone — adds the zombie cut (members of a zombie group stop buying at
-      its zombie date: extra dropout that BG/NBD reads as a higher dropout probability);
-    * ``days_not_cut``: purchase days (net > 0, same-day orders counted once, as the mart does), not cut;
-    * ``days_all``: the mart's own definition on everyone."""
+    * ``continuous``: exact purchase times of every order (the process the simulator draws: BG/NBD at day grain, no
+      purchase process cut — see docs/simulator.md);
+    * ``days``: the mart's own definition — purchase days with net > 0 (same-day orders counted once, fully
+      refunded orders dropped)."""
     import datetime as dt
 
     from assets.marts.member_lifetime import btyd
@@ -117,13 +116,11 @@ def bgnbd_truth_decomposition(truth_dir: Path, tz: str = "Asia/Shanghai") -> dic
         .dt.replace_time_zone(tz)
         .dt.convert_time_zone("UTC")[0]
     )
-    per = pl.read_parquet(t / "persons.parquet").select("person_id", "home_group", "is_staff", "is_dac")
-    grp = pl.read_parquet(t / "groups.parquet").select(pl.col("group_key").alias("home_group"), "is_zombie")
+    per = pl.read_parquet(t / "persons.parquet").select("person_id", "is_staff")
     o = (
         pl.read_parquet(t / "orders.parquet")
         .filter(pl.col("is_paid"))
         .join(per, on="person_id")
-        .join(grp, on="home_group", how="left")
         .filter(~pl.col("is_staff"))
         .with_columns(
             (pl.col("amount") - pl.col("refund").fill_null(0)).alias("net"),
@@ -135,27 +132,19 @@ def bgnbd_truth_decomposition(truth_dir: Path, tz: str = "Asia/Shanghai") -> dic
         (pl.len() - 1).alias("x"),
         ((pl.col("paid_at").max() - pl.col("paid_at").min()).dt.total_seconds() / week).alias("t_x"),
         ((pl.lit(end_ts) - pl.col("paid_at").min()).dt.total_seconds() / week).alias("T"),
-        (pl.col("is_zombie").fill_null(False).first() & ~pl.col("is_dac").first()).alias("cut"),
     )
     days = (
         o.filter(pl.col("net") > 0)
-        .group_by("person_id", "day")
-        .agg(pl.col("is_zombie").fill_null(False).first(), pl.col("is_dac").first())
+        .unique(["person_id", "day"])
         .group_by("person_id")
         .agg(
             (pl.len() - 1).alias("x"),
             ((pl.col("day").max() - pl.col("day").min()).dt.total_days() / 7).alias("t_x"),
             ((pl.lit(end) - pl.col("day").min()).dt.total_days() / 7).alias("T"),
-            (pl.col("is_zombie").first() & ~pl.col("is_dac").first()).alias("cut"),
         )
     )
     out = {"orders": o.height, "purchase_days": int(days["x"].sum() + days.height)}
-    for name, df in (
-        ("continuous_not_cut", cont.filter(~pl.col("cut"))),
-        ("continuous_all", cont),
-        ("days_not_cut", days.filter(~pl.col("cut"))),
-        ("days_all", days),
-    ):
+    for name, df in (("continuous", cont), ("days", days)):
         fit = btyd.fit_bgnbd(*(df[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))
         out[name] = {
             "n": df.height,
