@@ -511,7 +511,9 @@ def _archive_defects(sink: Sink, rel: str, lines: pl.Series, rng: np.random.Gene
     rows = np.nonzero(rng.random(lines.len()) < rate)[0]
     if len(rows) == 0:
         return lines
-    kinds = np.array(["bad_json", "missing_id"], dtype=object)[rng.integers(0, 2, len(rows))]
+    # the two kinds alternate over the brand's archive defects, so any two consecutive ones include both
+    start = sum(d["note"] in ("line cut in the middle", "msgid key missing") for d in sink.defects)
+    kinds = np.array(["bad_json", "missing_id"], dtype=object)[(start + np.arange(len(rows))) % 2]
     new = []
     for r, kind in zip(rows.tolist(), kinds.tolist(), strict=True):
         line = lines[r]

@@ -341,12 +341,22 @@ def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
         cw = (cre[new] - t0) // WEEK
         remaining = weeks - cw
         zombie = (grng.random(len(new)) < sc.zombie_share) & (remaining >= 10)
-        # every 大C keeps a living group: when all of an owner's new groups drew zombie, its first one stays alive
-        # (zombie groups hold only members who stop buying before the group dies, so an owner of nothing but dead
-        # groups would fall below DESIGN's 大C rule while the truth still calls it 大C)
+        # a seed 大C keeps a living group: when all of a seed's groups drew zombie, its first one stays alive. Zombie
+        # groups hold only members who stop buying before the group dies, and a seed (appointed, not promoted by the
+        # referees rule) whose only groups died early would fall below every clause of DESIGN's 大C rule while the
+        # truth still calls it 大C
+        # (its zombie draw passes to another group of the batch whose owner keeps a living one, so the share holds)
         owners, first_pos = np.unique(own[new], return_index=True)
-        live_any = np.bincount(np.searchsorted(owners, own[new]), weights=~zombie, minlength=len(owners)) > 0
-        zombie[first_pos[~live_any]] = False
+        oi = np.searchsorted(owners, own[new])
+        live_any = np.bincount(oi, weights=~zombie, minlength=len(owners)) > 0
+        spared = first_pos[~live_any & (owners < n_seed)]
+        zombie[spared] = False
+        live_n = np.bincount(oi, weights=~zombie, minlength=len(owners))
+        cand = np.nonzero(~zombie & (remaining >= 10) & (live_n[oi] >= 2))[0]
+        cand = cand[~np.isin(cand, spared)]
+        took = grng.choice(cand, size=min(len(spared), len(cand)), replace=False) if len(cand) else cand
+        took = took[np.unique(oi[took], return_index=True)[1]]  # one per owner: each keeps a living group
+        zombie[took] = True
         zw = np.where(zombie, cw + 6 + (grng.random(len(new)) * np.maximum(remaining - 8, 1)).astype(np.int64), NONE)
         zw = np.where(zw >= weeks - 1, NONE, zw)
         z_at = np.where(zw != NONE, t0 + zw * WEEK + (grng.random(len(new)) * WEEK).astype(np.int64), NONE)
