@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from xiaoshuju.privacy import keyed_hash
 
 
@@ -252,3 +254,14 @@ def test_cross_source_identity(home):
     assert {"youzan_orders", "wechatmsg_chat", "wecom_group_detail", "ktt_orders"} <= set(sources)
     rates = dict(home.q("SELECT source_format, match_rate FROM ops.identity_match_rate"))
     assert rates["wecom_group_detail"] > 0 and set(rates) >= {"youzan_orders", "wechatmsg_chat"}
+
+
+@pytest.mark.parametrize("as_name", ["订单导出[1].csv", "orders*copy?.csv", "orders{a,b}.csv"])
+def test_glob_like_file_names_read_as_plain_files(home, as_name):
+    # the archive keeps the dropped name; DuckDB's readers take [ ] * ? { } for a glob pattern
+    home.drop_fixture("youzan_orders_bom.csv", as_name)
+    home.drop_fixture("wecom_archive_20240610.jsonl", as_name.replace(".csv", ".jsonl"))
+    home.run()
+    assert home.one("SELECT count(*) FROM staging.orders") == 3
+    assert home.one("SELECT count(*) FROM staging.messages") == 4
+    assert home.q("SELECT rows_in, reconciled FROM ops.reconciliation ORDER BY rows_in") == [(3, True), (5, True)]
