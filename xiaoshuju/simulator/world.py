@@ -345,7 +345,7 @@ def build_world(sc: Scale, seed: int, t0: int, progress=None) -> World:
         # groups hold only members who stop buying before the group dies, and a seed (appointed, not promoted by the
         # referees rule) whose only groups died early would fall below every clause of DESIGN's 大C rule while the
         # truth still calls it 大C
-        # (its zombie draw passes to another group of the batch whose owner keeps a living one, so the share holds)
+        # (its zombie draw passes to another group of the batch whose owner keeps a living one: the share about holds)
         owners, first_pos = np.unique(own[new], return_index=True)
         oi = np.searchsorted(owners, own[new])
         live_any = np.bincount(oi, weights=~zombie, minlength=len(owners)) > 0
