@@ -65,13 +65,17 @@ def staging_event_metadata(conn, new_file_shas: list[str]) -> dict:
     order; a snapshot file such as a WeCom group detail lists members who joined long ago, but staging keeps
     their first record, so only the new joins count); a file that left no event row counts with its manifest
     ``first_ts`` (customer exports); a file with no time at all (order lines: their orders carry the times) is
-    not placed."""
+    not placed. Rows of older files that this rebuild changed (identity re-resolved: ``staging_rebuild_changes``,
+    written by assets.staging.build) count too."""
     first = first_event_at(conn)
     # always present (null without data): its presence says this staging version writes the metadata
     md: dict = {FIRST_EVENT: dg.MetadataValue.null() if first is None else dg.MetadataValue.timestamp(first)}
     if not new_file_shas:
         return md
     existing = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall())
+    changed = None  # earliest row of an older file that this rebuild changed (assets.staging.build._record_changes)
+    if any(t == "staging_rebuild_changes" for _, t in existing):  # a temp table of this connection
+        changed = conn.execute("SELECT first_changed_at FROM staging_rebuild_changes").fetchone()[0]
     parts = [
         f'SELECT source_file_sha256 AS sha, min("{col}") AS ts FROM staging."{table}" '
         "WHERE list_contains($shas, source_file_sha256) GROUP BY 1"
@@ -86,6 +90,7 @@ def staging_event_metadata(conn, new_file_shas: list[str]) -> dict:
               ON p.sha = m.file_sha256 WHERE list_contains($shas, m.file_sha256)""",
         {"shas": list(new_file_shas)},
     ).fetchone()
+    new_first = min((t for t in (new_first, changed) if t is not None), default=None)
     if new_first is not None:
         md[NEW_FIRST_EVENT] = dg.MetadataValue.timestamp(new_first)
     return md

@@ -114,7 +114,11 @@ def rebuild_staging(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     statement; a line ``-- @@ name`` runs the Python step ``PY_STEPS[name]`` at that point."""
     conn.execute("SET enable_progress_bar = false")
     parts = re.split(r"^-- @@ (\w+)\s*$", BUILD_SQL.read_text(encoding="utf-8"), flags=re.M)
+    existing = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall())
+    tracked = [(t, c) for t, c in CHANGE_TRACKED if ("staging", t) in existing]
     with transaction(conn):
+        for t, _ in tracked:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE _prev_{t} AS SELECT * FROM staging.{t}")
         for t in (*STAGING_TABLES, "ops.identity_match_rate"):
             recreate(conn, t if "." in t else f"staging.{t}")
         resolve(conn)
@@ -127,4 +131,27 @@ def rebuild_staging(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
                 continue
             for stmt in _statements(part):
                 _run(conn, stmt)
+        _record_changes(conn, tracked)
     return {t: conn.execute(f"SELECT count(*) FROM staging.{t}").fetchone()[0] for t in STAGING_TABLES}
+
+
+# Rows a rebuild can change although no new file carries them: identity resolution is global, so a later file can
+# re-resolve an old join notice's nickname or merge two members, and old memberships, referrals or orders move to
+# another member_id. The earliest event among rows that differ from the previous build (either way) tells the
+# incremental publish range how far back to go (pipelines.increments). Messages are left out: their senders are
+# hashed ids (wxid, WeCom ids), which never re-resolve, and comparing millions of rows would cost seconds per run.
+CHANGE_TRACKED = (("orders", "created_at"), ("group_memberships", "event_at"), ("referrals", "referred_at"))
+
+
+def _record_changes(conn: duckdb.DuckDBPyConnection, tracked: list[tuple[str, str]]) -> None:
+    """Temp table ``staging_rebuild_changes(first_changed_at)``: the earliest event time among the tracked tables'
+    rows that the rebuild added, removed or altered (NULL when none, or on the first build)."""
+    parts = [
+        f"SELECT min({c}) AS ts FROM ((SELECT * FROM staging.{t} EXCEPT ALL SELECT * FROM _prev_{t}) "
+        f"UNION ALL (SELECT * FROM _prev_{t} EXCEPT ALL SELECT * FROM staging.{t}))"
+        for t, c in tracked
+    ]
+    sql = " UNION ALL ".join(parts) or "SELECT NULL::TIMESTAMPTZ AS ts"
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE staging_rebuild_changes AS SELECT min(ts) AS first_changed_at FROM ({sql})")
+    for t, _ in tracked:
+        conn.execute(f"DROP TABLE IF EXISTS _prev_{t}")
