@@ -109,28 +109,50 @@ def _run(conn: duckdb.DuckDBPyConnection, stmt: str) -> None:
         TIMINGS.append((time.perf_counter() - t, stmt.strip().splitlines()[-1][:80]))
 
 
+# a statement that writes a persistent table: run inside the rebuild's transaction (everything else builds
+# connection-local temp tables and runs before it)
+PERSISTENT_WRITE = re.compile(r"\s*INSERT INTO (staging|ops)\.")
+
+
+def _writes_persistent(stmt: str) -> bool:
+    code = "\n".join(line for line in stmt.splitlines() if not line.strip().startswith("--"))
+    return PERSISTENT_WRITE.match(code) is not None
+
+
 def rebuild_staging(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Recompute every staging table in one transaction; returns row counts. build.sql runs statement by
-    statement; a line ``-- @@ name`` runs the Python step ``PY_STEPS[name]`` at that point."""
+    """Recompute every staging table; returns row counts. build.sql runs statement by statement; a line
+    ``-- @@ name`` runs the Python step ``PY_STEPS[name]`` at that point.
+
+    Two phases: identity resolution and every temp table (connection-local, invisible to anyone else) first, then
+    the writes into staging (and ops) tables in one transaction, so a failure anywhere leaves the previous staging
+    tables as they were. Temp tables are built outside the transaction on purpose: DuckDB scans a temp table created
+    inside the still-open transaction at about half speed (its rows sit in transaction-local storage), which made
+    writing 5 M staging messages from one take 8.7 s instead of 4.4 s at M."""
     conn.execute("SET enable_progress_bar = false")
     parts = re.split(r"^-- @@ (\w+)\s*$", BUILD_SQL.read_text(encoding="utf-8"), flags=re.M)
     existing = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall())
     tracked = [(t, c) for t, c in CHANGE_TRACKED if ("staging", t) in existing]
+    for t, _ in tracked:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE _prev_{t} AS SELECT * FROM staging.{t}")
+    resolve(conn)
+    writes: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            t0 = time.perf_counter()
+            PY_STEPS[part](conn)
+            if TIMINGS:
+                TIMINGS.append((time.perf_counter() - t0, f"python step {part}"))
+            continue
+        for stmt in _statements(part):
+            if _writes_persistent(stmt):
+                writes.append(stmt)
+            else:
+                _run(conn, stmt)
     with transaction(conn):
-        for t, _ in tracked:
-            conn.execute(f"CREATE OR REPLACE TEMP TABLE _prev_{t} AS SELECT * FROM staging.{t}")
         for t in (*STAGING_TABLES, "ops.identity_match_rate"):
             recreate(conn, t if "." in t else f"staging.{t}")
-        resolve(conn)
-        for i, part in enumerate(parts):
-            if i % 2:
-                t0 = time.perf_counter()
-                PY_STEPS[part](conn)
-                if TIMINGS:
-                    TIMINGS.append((time.perf_counter() - t0, f"python step {part}"))
-                continue
-            for stmt in _statements(part):
-                _run(conn, stmt)
+        for stmt in writes:
+            _run(conn, stmt)
         _record_changes(conn, tracked)
     return {t: conn.execute(f"SELECT count(*) FROM staging.{t}").fetchone()[0] for t in STAGING_TABLES}
 

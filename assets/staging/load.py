@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -336,27 +337,60 @@ def _parse(fmt: str, rs: list[dict], settings: Settings) -> tuple[Parsed | None,
 def load_pending(
     conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None
 ) -> LoadReport:
+    """Load every pending file. Batches are read and checked one ahead on a worker thread while the previous batch
+    is written (reading touches only the archived files, never the warehouse; DuckDB and polars release the GIL),
+    so the cores the write leaves idle read the next batch. Writes stay in plan order, one transaction per batch."""
     now = now or datetime.now(UTC)
     report = LoadReport()
     unreadable, batches = plan_batches(pending_files(conn))
     for r in unreadable:
         fmt = r["detected_format"] if r["detected_format"] in mappings() else None
         report.files += write_batch(conn, [r], fmt, None, {r["file_sha256"]: _status_problem(r)}, now)
-    for fmt, rs in batches:
-        t0 = time.perf_counter()
-        try:
-            _load_batch(conn, settings, report, fmt, rs, now)
-        finally:
-            report.timings[fmt] = report.timings.get(fmt, 0.0) + time.perf_counter() - t0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xsj-read") as pool:
+        ahead = pool.submit(_read_ahead, *batches[0], settings) if batches else None
+        for i, (fmt, rs) in enumerate(batches):
+            current = ahead
+            ahead = pool.submit(_read_ahead, *batches[i + 1], settings) if i + 1 < len(batches) else None
+            read = current.result()
+            t0 = time.perf_counter()
+            try:
+                _load_batch(conn, settings, report, fmt, rs, now, read)
+            finally:
+                # seconds per format: its read (on the worker, added by _load_batch) + its write
+                report.timings[fmt] = report.timings.get(fmt, 0.0) + time.perf_counter() - t0
     return report
 
 
-def _load_batch(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, report: LoadReport, fmt: str, rs: list[dict], now
-) -> None:
-    """One batch of one format; if it fails as a whole, file by file so one broken file cannot stop the others."""
+def _read_ahead(fmt: str, rs: list[dict], settings: Settings):
+    """Parse a batch on the worker; an exception is returned, not raised, and handled by ``_load_batch``."""
+    t0 = time.perf_counter()
     try:
-        parsed, file_level = _parse(fmt, rs, settings)
+        out = _parse(fmt, rs, settings)
+    except Exception as exc:  # noqa: BLE001 - handled (and logged) by _load_batch on the main thread
+        out = exc
+    return out, time.perf_counter() - t0
+
+
+def _load_batch(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    report: LoadReport,
+    fmt: str,
+    rs: list[dict],
+    now,
+    read: tuple[object, float] | None = None,
+) -> None:
+    """One batch of one format; if it fails as a whole, file by file so one broken file cannot stop the others.
+    ``read`` is the batch already parsed by ``_read_ahead`` (its result or exception, and its seconds)."""
+    try:
+        if read is None:
+            parsed, file_level = _parse(fmt, rs, settings)
+        else:
+            result, seconds = read
+            report.timings[fmt] = report.timings.get(fmt, 0.0) + seconds
+            if isinstance(result, Exception):
+                raise result
+            parsed, file_level = result
         report.files += write_batch(conn, rs, fmt, parsed, file_level, now)
         return
     except FileUnreadable as exc:
