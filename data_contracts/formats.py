@@ -20,7 +20,7 @@ from data_contracts.privacy_ops import (
     mask_name_expr,
     mask_names_in_text,
     mask_phone_expr,
-    name_pieces,
+    name_pieces_expr,
 )
 from data_contracts.readers import (
     FILE,
@@ -597,8 +597,23 @@ def _mask_group_names(groups: pl.DataFrame, people: pl.DataFrame, cols: list[str
         .group_by("group_key")
         .agg(pl.col("_n"))
     )
-    kn = {k: name_pieces(v) for k, v in known.iter_rows()}
-    masked = {(k, n): mask_names_in_text(n, kn.get(k, ())) for k, n in named.iter_rows()}
+    # name pieces of the group's people that occur in its name (privacy_ops.name_pieces, vectorised: at L a batch
+    # holds millions of member names, and only the few pieces inside the group name matter)
+    pieces = (
+        known.explode("_n")
+        .select("group_key", name_pieces_expr(pl.col("_n")).alias("_p"))
+        .explode("_p")
+        .drop_nulls("_p")
+        .unique()
+    )
+    found = (
+        named.join(pieces, on="group_key", how="inner")
+        .filter(pl.col("group_name").str.contains(pl.col("_p"), literal=True))
+        .group_by("group_key", "group_name")
+        .agg(pl.col("_p"))
+    )
+    kn = {(k, n): set(ps) for k, n, ps in found.iter_rows()}
+    masked = {(k, n): mask_names_in_text(n, kn.get((k, n), ())) for k, n in named.iter_rows()}
     keys = pl.DataFrame(
         [(k, n, m) for (k, n), m in masked.items()],
         schema={"group_key": pl.String, "group_name": pl.String, "_masked": pl.String},

@@ -112,6 +112,15 @@ def name_pieces(values) -> set[str]:
     return out
 
 
+def name_pieces_expr(e: pl.Expr) -> pl.Expr:
+    """:func:`name_pieces` of each value as a list (polars, same rule; tests/ingestion/test_privacy_scan.py)."""
+    cleaned = e.str.replace_all(_TAGS.pattern, " ").str.replace_all(_TITLES.pattern, " ")
+    found = cleaned.str.extract_all(_PIECE.pattern)
+    latin = pl.element().str.contains("^[A-Za-z]")
+    n = pl.element().str.len_chars()
+    return found.list.eval(pl.element().filter((latin & (n >= 3)) | (~latin & (n >= 2) & (n <= 4))))
+
+
 def mask_names_in_text(text: str | None, known=()) -> str | None:
     """A group name (or file name) with every embedded person name masked; stable for the same input."""
     if text is None:

@@ -46,6 +46,19 @@ def test_privacy_helpers():
     assert keyed_hash("x", b"k1", "phone") != keyed_hash("x", b"k1", "wxid")
 
 
+def test_keyed_hashes_equal_the_standard_hmac():
+    import hashlib
+    import hmac
+
+    from xiaoshuju.privacy import keyed_hashes
+
+    values = ["13800138000", "wxid_abc123", "王小明", "emoji🎉", "x" * 200]
+    for key in (b"k", b"s" * 64, b"long-installation-secret-" * 5, bytes(range(256))[:100]):
+        for kind in ("phone", "wxid", ""):
+            want = [hmac.new(key, f"{kind}:{v}".encode(), hashlib.sha256).hexdigest()[:16] for v in values]
+            assert keyed_hashes(values, key, kind) == want
+
+
 def test_metric_registry_one_definition_per_key():
     ms = metrics.all_metrics()
     assert len({m.key for m in ms}) == len(ms) > 0

@@ -115,3 +115,32 @@ def test_person_names_inside_group_and_file_names_are_masked(home):
     assert home.one("SELECT count(*) FROM ops.reconciliation WHERE file_name LIKE '%赵**%'") == 1
     hits = name_hits(_all_text(home), ["赵丽娜", "丽娜", "周敏", "王小花", "小花"])
     assert hits == {}, f"person names found in the warehouse: {hits}"
+
+
+def test_name_pieces_vectorised_equals_the_python_rule():
+    import polars as pl
+
+    from data_contracts.privacy_ops import name_pieces, name_pieces_expr
+
+    values = [
+        "王小明",
+        "【团长】李华的水果店",
+        "🏠任浩艳的生鲜社区团",
+        "Alice Wong (客服)",
+        "张三丰123李四",
+        "欧阳娜娜娜娜",
+        "Al",
+        "小助手 Bob",
+        "[VIP]陈一",
+        "（备注）赵钱孙李周",
+        "",
+        None,
+        "Ann-Marie 群主刘",
+    ]
+    got = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(name_pieces_expr(pl.col("v")))["v"]
+    for v, pieces in zip(values, got.to_list(), strict=True):
+        assert set(pieces or []) == name_pieces([v]), v
+    by_value = dict(zip(values, got.to_list(), strict=True))
+    assert set(by_value["Alice Wong (客服)"]) == {"Alice", "Wong"}
+    assert set(by_value["张三丰123李四"]) == {"张三丰", "李四"}
+    assert by_value["欧阳娜娜娜娜"] == [] and by_value["Al"] == []
