@@ -9,6 +9,17 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = Path(__file__).resolve().parent.parent / "assets" / "staging" / "schema.sql"
+SCAN_CHUNK_ROWS = 122_880  # one DuckDB row group
+
+
+def scannable(df):
+    """A polars frame as an Arrow table of row-group-sized chunks, for ``conn.register``: DuckDB scans an Arrow
+    table chunk by chunk in parallel (insertion order kept), but a single-chunk frame on one thread — inserting 1 M
+    messages took 1.5 s that way against ~1.0 s chunked."""
+    import pyarrow as pa
+
+    table = df.to_arrow()
+    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), schema=table.schema)
 
 
 def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:

@@ -12,7 +12,7 @@ import polars as pl
 
 from assets.staging.identity import resolve
 from data_contracts.readers import fetch_pl
-from xiaoshuju.warehouse import SCHEMA_SQL, transaction
+from xiaoshuju.warehouse import SCHEMA_SQL, scannable, transaction
 
 BUILD_SQL = Path(__file__).resolve().parent / "build.sql"
 TIMINGS: list = []  # set to [None] to collect (seconds, statement) pairs when profiling
@@ -92,7 +92,7 @@ def first_responses(conn: duckdb.DuckDBPyConnection) -> None:
             .select("message_id", "nx")
         )
         del speech
-        conn.register("_fr", fr)
+        conn.register("_fr", scannable(fr))
         try:
             conn.execute("INSERT INTO first_resp SELECT * FROM _fr")
         finally:

@@ -24,7 +24,7 @@ from data_contracts.privacy_ops import mask_file_name
 from data_contracts.readers import FILE, FileUnreadable, SourceFile, read_header
 from data_contracts.rules import QUARANTINE_SCHEMA
 from xiaoshuju.settings import Settings
-from xiaoshuju.warehouse import transaction
+from xiaoshuju.warehouse import scannable, transaction
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def _whole_file_problems(parsed: Parsed, names: dict[str, str]) -> dict[str, Fil
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> None:
     cols = [c[0] for c in conn.execute(f"DESCRIBE ingest.{table}").fetchall()]
     use = [c for c in df.columns if c in cols]
-    conn.register("_df", df.select(use))
+    conn.register("_df", scannable(df.select(use)))
     try:
         conn.execute(f"INSERT INTO ingest.{table} BY NAME SELECT * FROM _df")
     finally:
