@@ -100,6 +100,27 @@ def parse_int(e: pl.Expr) -> pl.Expr:
     return pl.when(f == f.round(0)).then(f.cast(pl.Int64, strict=False)).otherwise(None)
 
 
+def parse_number_series(s: pl.Series, ftype: str, unit: str = "yuan") -> pl.Series:
+    """Eager :func:`parse_money` / :func:`parse_int` with a fast path: a value that already casts to a float cannot
+    hold a currency sign, blank, unit or thousands separator, so the full clean-up (half a dozen string passes) runs
+    only on the rows whose plain cast failed — equal results, a fraction of the string work on a clean export."""
+    name = s.name
+    plain = s.cast(pl.Float64, strict=False)
+    todo = plain.is_null() & s.is_not_null()
+    if ftype == "money":
+        out = ((plain / 100.0) if unit == "fen" else plain).round(2)
+        full = parse_money(pl.col("s"), unit)
+    else:
+        out = pl.select(
+            pl.when(plain == plain.round(0)).then(plain.cast(pl.Int64, strict=False)).otherwise(None)
+        ).to_series()
+        full = parse_int(pl.col("s"))
+    if todo.any():
+        slow = s.rename("s").to_frame().filter(todo).select(full).to_series()
+        out = out.scatter(todo.arg_true(), slow.cast(out.dtype))
+    return out.rename(name)
+
+
 def parse_bool(e: pl.Expr) -> pl.Expr:
     t = e.str.to_lowercase()
     return (

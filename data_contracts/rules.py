@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from data_contracts.contracts import Mapping
-from data_contracts.parse import clean_text, parse_epoch, parse_int, parse_money, parse_timestamp_series
+from data_contracts.parse import clean_text, parse_epoch, parse_number_series, parse_timestamp_series
 from data_contracts.privacy_ops import mask_preview, normalise_phone_expr
 from data_contracts.readers import FILE, LINE, FileUnreadable, RawRead
 
@@ -64,10 +64,8 @@ def _typed(raw_expr: pl.Expr, ftype: str, tz: str, money_unit: str) -> pl.Expr:
         return parse_epoch(raw_expr, "s")
     if ftype == "epoch_ms":
         return parse_epoch(raw_expr, "ms")
-    if ftype == "money":
-        return parse_money(raw_expr, money_unit)
-    if ftype == "int":
-        return parse_int(raw_expr)
+    if ftype in NUMBER_TYPES:
+        return pl.lit(None, pl.Float64 if ftype == "money" else pl.Int64)  # filled eagerly by parse_number_series
     if ftype == "phone":
         return normalise_phone_expr(raw_expr)
     return raw_expr
@@ -117,6 +115,15 @@ def apply_mapping(
     ]
     if ts_cols and typed.height:
         typed = typed.with_columns([parse_timestamp_series(typed[r], tz).alias(t) for r, t in ts_cols])
+    num_cols = [
+        (rawname, f.name if f is not None else rawname.replace("__raw", ""), ftype)
+        for rawname, ftype, _h, f in checks
+        if ftype in NUMBER_TYPES
+    ]
+    if num_cols and typed.height:
+        typed = typed.with_columns(
+            [parse_number_series(typed[r], ftype, m.money_unit).alias(t) for r, t, ftype in num_cols]
+        )
     # rule order: missing id, bad date, bad number, negative amount, shape
     for rawname, ftype, header, f in checks:
         tname = f.name if f is not None else rawname.replace("__raw", "")

@@ -94,3 +94,20 @@ def test_eager_fast_path_matches_full_parser_on_mixed_shapes():
     fast = parse_timestamp_series(s, "Asia/Shanghai").to_list()
     assert fast == _ts(values)
     assert fast[60] == datetime(2024, 10, 4, 3, 42, tzinfo=UTC) and fast[62] is None
+
+
+@pytest.mark.parametrize("unit", ["yuan", "fen"])
+def test_number_fast_path_equals_the_full_parsers(unit):
+    from data_contracts.parse import parse_number_series
+
+    values = ["89.90", "¥1,089.00", "0", "12.3O", "abc", "1,2.5", "-5.00", "600", None, "1e3", " 7 ", "RMB12",
+              "12元", "3.0", "3.5", "1,000", "inf", "￥ 2,000", "-0.004", "0.005"]
+    s = pl.Series("v", values, dtype=pl.String)
+    frame = s.to_frame()
+    money = parse_number_series(s, "money", unit)
+    assert money.name == "v" and money.dtype == pl.Float64
+    assert money.to_list() == frame.select(parse_money(pl.col("v"), unit)).to_series().to_list()
+    ints = parse_number_series(s, "int")
+    assert ints.dtype == pl.Int64
+    assert ints.to_list() == frame.select(parse_int(pl.col("v"))).to_series().to_list()
+    assert ints.to_list()[:4] == [None, None, 0, None] and money.to_list()[1] == (1089.0 if unit == "yuan" else 10.89)
