@@ -101,3 +101,47 @@ def test_files_over_several_runs_equal_one_run(home, tmp_path, monkeypatch):
             assert a[t] == b[t], t
     finally:
         once.conn.close()
+
+
+def test_a_failed_rebuild_leaves_the_previous_staging_tables(home, monkeypatch, tmp_path):
+    """Temp tables are built before the transaction, staging writes inside it: a failure in either phase leaves
+    every staging table as the last good build left it."""
+    import pytest
+
+    from assets.staging import build
+
+    for name in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl"):
+        home.drop_fixture(name)
+    home.run()
+    before = _snapshot(home)
+    assert before["orders"] and before["messages"] and before["members"]
+    # new files loaded but not built yet: a rebuild that got half-way would show their rows
+    from assets.landing.register import register_inbox
+    from assets.staging.load import load_pending
+
+    home.drop_fixture("shopify_orders.csv")
+    home.drop_fixture("pywxdump_page1.csv")
+    register_inbox(home.conn, home.settings.inbox, home.settings.archive)
+    assert load_pending(home.conn, home.settings).n_files == 2
+
+    def broken_step(conn):
+        raise RuntimeError("first responses failed")
+
+    monkeypatch.setitem(build.PY_STEPS, "first_responses", broken_step)
+    with pytest.raises(RuntimeError, match="first responses failed"):
+        build.rebuild_staging(home.conn)
+    assert _snapshot(home) == before
+    monkeypatch.undo()
+
+    # the last staging write breaks a NOT NULL column: the writes before it (orders, messages, …) roll back too
+    sql = build.BUILD_SQL.read_text(encoding="utf-8") + "\nINSERT INTO staging.members (member_id) VALUES (NULL);\n"
+    broken = tmp_path / "build.sql"
+    broken.write_text(sql, encoding="utf-8")
+    monkeypatch.setattr(build, "BUILD_SQL", broken)
+    with pytest.raises(Exception, match="NOT NULL"):
+        build.rebuild_staging(home.conn)
+    assert _snapshot(home) == before
+    monkeypatch.undo()
+    build.rebuild_staging(home.conn)
+    after = _snapshot(home)
+    assert len(after["orders"]) > len(before["orders"]) and len(after["messages"]) > len(before["messages"])
