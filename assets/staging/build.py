@@ -116,7 +116,12 @@ PERSISTENT_WRITE = re.compile(r"\s*INSERT INTO (staging|ops)\.")
 
 def _writes_persistent(stmt: str) -> bool:
     code = "\n".join(line for line in stmt.splitlines() if not line.strip().startswith("--"))
-    return PERSISTENT_WRITE.match(code) is not None
+    if PERSISTENT_WRITE.match(code):
+        return True
+    if re.search(r"\b(staging|ops)\.", code):
+        # it would run before the writes and read the previous build's rows
+        raise ValueError(f"build.sql: a temp-table statement reads a staging/ops table: {code.strip()[:120]}")
+    return False
 
 
 def rebuild_staging(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

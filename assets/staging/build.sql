@@ -1,5 +1,7 @@
--- Rebuild the canonical staging tables from the ingest records (run inside one transaction, after identity.resolve
--- has created temp table key_member(key, member_id, confidence)). Statements are separated by ';' at line end.
+-- Rebuild the canonical staging tables from the ingest records (after identity.resolve has created temp table
+-- key_member(key, member_id, confidence)). Statements are separated by ';' at line end. build.rebuild_staging runs
+-- every temp-table statement first and then the INSERT INTO staging./ops. statements, in file order, in one
+-- transaction: a staging write may read temp tables and staging tables written above it, never the other way.
 
 -- groups ------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE TEMP TABLE grp_key AS
