@@ -261,7 +261,10 @@ def main() -> None:
         )
     print(f"- staging rows: {json.dumps(ing['counts'])}")
     if ing.get("load_top"):
-        print("\nload by format (s): " + ", ".join(f"{k} {v:.1f}" for k, v in ing["load_top"]))
+        print(
+            "\nload by format (s; read on the worker thread + write; a read overlaps the previous batch's write): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in ing["load_top"])
+        )
     if ing.get("build_top"):
         print("\nslowest build statements (XSJ_BENCH_PROFILE=1):")
         for sec, stmt in ing["build_top"]:
