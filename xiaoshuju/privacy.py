@@ -11,6 +11,7 @@ import hashlib
 import re
 
 _PHONE_DIGITS = re.compile(r"\D+")
+_SHA256_BLOCK = 64  # bytes; an HMAC key longer than a block is hashed first (RFC 2104)
 
 
 def normalise_phone(raw: str | None) -> str | None:
@@ -55,8 +56,6 @@ def keyed_hashes(values: list[str], key: bytes, kind: str = "") -> list[str]:
         out.append(o.hexdigest()[:16])
     return out
 
-
-_SHA256_BLOCK = 64
 
 
 def mask_phone(raw: str | None) -> str | None:
