@@ -351,13 +351,13 @@ def load_pending(
         for i, (fmt, rs) in enumerate(batches):
             current = ahead
             ahead = pool.submit(_read_ahead, *batches[i + 1], settings) if i + 1 < len(batches) else None
-            read = current.result()
+            result, read_seconds = current.result()
             t0 = time.perf_counter()
             try:
-                _load_batch(conn, settings, report, fmt, rs, now, read)
+                _load_batch(conn, settings, report, fmt, rs, now, result)
             finally:
-                # seconds per format: its read (on the worker, added by _load_batch) + its write
-                report.timings[fmt] = report.timings.get(fmt, 0.0) + time.perf_counter() - t0
+                # seconds per format: its read (on the worker) + its write
+                report.timings[fmt] = report.timings.get(fmt, 0.0) + read_seconds + time.perf_counter() - t0
     return report
 
 
@@ -378,19 +378,14 @@ def _load_batch(
     fmt: str,
     rs: list[dict],
     now,
-    read: tuple[object, float] | None = None,
+    result: tuple[Parsed | None, dict[str, FileLevel]] | Exception,
 ) -> None:
-    """One batch of one format; if it fails as a whole, file by file so one broken file cannot stop the others.
-    ``read`` is the batch already parsed by ``_read_ahead`` (its result or exception, and its seconds)."""
+    """One batch of one format, as ``_read_ahead`` parsed it (or the exception it raised); if it fails as a whole,
+    file by file so one broken file cannot stop the others."""
     try:
-        if read is None:
-            parsed, file_level = _parse(fmt, rs, settings)
-        else:
-            result, seconds = read
-            report.timings[fmt] = report.timings.get(fmt, 0.0) + seconds
-            if isinstance(result, Exception):
-                raise result
-            parsed, file_level = result
+        if isinstance(result, Exception):
+            raise result
+        parsed, file_level = result
         report.files += write_batch(conn, rs, fmt, parsed, file_level, now)
         return
     except FileUnreadable as exc:

@@ -145,3 +145,34 @@ def test_a_failed_rebuild_leaves_the_previous_staging_tables(home, monkeypatch, 
     build.rebuild_staging(home.conn)
     after = _snapshot(home)
     assert len(after["orders"]) > len(before["orders"]) and len(after["messages"]) > len(before["messages"])
+
+
+def test_a_batch_that_fails_on_the_reader_thread_is_retried_file_by_file(home, monkeypatch):
+    """Batches are parsed one ahead on a worker thread; an unexpected error there reaches the main thread, which
+    retries the batch's files one by one: the good file loads, the bad one gets a file-level quarantine row."""
+    from assets.staging import load
+
+    text = (FIX / "shopify_orders.csv").read_text(encoding="utf-8")
+    home.drop("a/orders_a.csv", text)
+    home.drop("b/orders_b.csv", text.replace("#1001", "#2001").replace("#1002", "#2002"))
+    home.drop_fixture("youzan_orders_bom.csv")  # another batch, parsed while the shopify one is written
+    real_parse, calls = load._parse, []
+
+    def flaky_parse(fmt, rs, settings):
+        calls.append(sorted(r["file_name"] for r in rs))
+        if fmt == "shopify_orders" and (len(rs) > 1 or rs[0]["file_name"] == "b/orders_b.csv"):
+            raise RuntimeError("reader blew up")
+        return real_parse(fmt, rs, settings)
+
+    monkeypatch.setattr(load, "_parse", flaky_parse)
+    r = home.run()
+    assert ["a/orders_a.csv", "b/orders_b.csv"] in calls and ["b/orders_b.csv"] in calls
+    by_name = {f.file_name: f for f in r.load.files}
+    assert by_name["a/orders_a.csv"].rows_loaded == 3 and by_name["a/orders_a.csv"].problem is None
+    assert by_name["b/orders_b.csv"].rows_loaded == 0 and "reader blew up" in by_name["b/orders_b.csv"].problem
+    assert by_name["youzan_orders_bom.csv"].problem is None and by_name["youzan_orders_bom.csv"].rows_loaded > 0
+    assert home.q("SELECT reason_code FROM quarantine.rows WHERE file_name = 'b/orders_b.csv'") == [
+        ("contract_violation",)
+    ]
+    orders = {o for (o,) in home.q("SELECT order_id FROM staging.orders WHERE source = 'shopify'")}
+    assert orders == {"shopify:#1001", "shopify:#1002"}
