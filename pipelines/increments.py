@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from pipelines.partitions import data_range, first_event_at, full_history_range, week_key
+from xiaoshuju.warehouse import EVENT_COLUMNS
 
 MARGIN_WEEKS = 1
 
@@ -51,14 +52,6 @@ MARTS_ALL = "all"
 
 
 # ---- written by the staging asset ----------------------------------------------------------------------------
-EVENT_COLUMNS = (
-    ("orders", "created_at"),
-    ("messages", "sent_at"),
-    ("group_memberships", "event_at"),
-    ("referrals", "referred_at"),
-)
-
-
 def staging_event_metadata(conn, new_file_shas: list[str]) -> dict:
     """Metadata for the staging materialisation: the data's first event and the earliest event of the files
     ingested now. Per file: the earliest staged event row that came from it (a refund re-export carries an old

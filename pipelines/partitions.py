@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from xiaoshuju.warehouse import EVENT_COLUMNS
+
 TIMEZONE = "Asia/Shanghai"
 PARTITION_START = os.environ.get("XIAOSHUJU_PARTITION_START", "2024-11-25")  # a Monday
 KEY_FMT = "%Y-%m-%d"
@@ -60,22 +62,13 @@ def range_tags(start: str, end: str) -> dict[str, str]:
     return {RANGE_START_TAG: start, RANGE_END_TAG: end}
 
 
-# Business-event columns whose earliest value is where the data begins.
-EVENT_SOURCES = (
-    ("staging", "orders", "created_at"),
-    ("staging", "messages", "sent_at"),
-    ("staging", "group_memberships", "event_at"),
-    ("staging", "referrals", "referred_at"),
-)
-
-
 def first_event_at(conn) -> datetime | None:
     """Earliest business event in staging (orders, messages, memberships, referrals), or None."""
     existing = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall())
     firsts = []
-    for schema, table, col in EVENT_SOURCES:
-        if (schema, table) in existing:
-            (v,) = conn.execute(f'SELECT min("{col}") FROM "{schema}"."{table}"').fetchone()
+    for table, col in EVENT_COLUMNS:  # the business-event column of each staging table
+        if ("staging", table) in existing:
+            (v,) = conn.execute(f'SELECT min("{col}") FROM staging."{table}"').fetchone()
             if v is not None:
                 firsts.append(v)
     return min(firsts) if firsts else None

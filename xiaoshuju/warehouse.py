@@ -10,6 +10,15 @@ import duckdb
 
 SCHEMA_SQL = Path(__file__).resolve().parent.parent / "assets" / "staging" / "schema.sql"
 SCAN_CHUNK_ROWS = 122_880  # one DuckDB row group
+# The business-event column of each staging table that has one: where the data begins (pipelines.partitions), how
+# far back a run's new rows reach (pipelines.increments) and which rebuilt rows count as changed
+# (assets.staging.build) are read from these.
+EVENT_COLUMNS = (
+    ("orders", "created_at"),
+    ("messages", "sent_at"),
+    ("group_memberships", "event_at"),
+    ("referrals", "referred_at"),
+)
 
 
 def scannable(df):

@@ -12,7 +12,7 @@ import polars as pl
 
 from assets.staging.identity import resolve
 from data_contracts.readers import fetch_pl
-from xiaoshuju.warehouse import SCHEMA_SQL, scannable, transaction
+from xiaoshuju.warehouse import EVENT_COLUMNS, SCHEMA_SQL, scannable, transaction
 
 BUILD_SQL = Path(__file__).resolve().parent / "build.sql"
 TIMINGS: list = []  # set to [None] to collect (seconds, statement) pairs when profiling
@@ -167,7 +167,7 @@ def rebuild_staging(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 # another member_id. The earliest event among rows that differ from the previous build (either way) tells the
 # incremental publish range how far back to go (pipelines.increments). Messages are left out: their senders are
 # hashed ids (wxid, WeCom ids), which never re-resolve, and comparing millions of rows would cost seconds per run.
-CHANGE_TRACKED = (("orders", "created_at"), ("group_memberships", "event_at"), ("referrals", "referred_at"))
+CHANGE_TRACKED = tuple((t, c) for t, c in EVENT_COLUMNS if t != "messages")
 
 
 def _record_changes(conn: duckdb.DuckDBPyConnection, tracked: list[tuple[str, str]]) -> None:
