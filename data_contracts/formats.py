@@ -92,36 +92,44 @@ def _keys_frame(
     is_staff: str | None = None,
     customer_since: str | None = None,
 ) -> pl.DataFrame:
-    """Identity keys seen in this batch, one row per (key, file). Column arguments name columns of ``df``."""
-
-    def c(n, dtype):
-        return pl.col(n).cast(dtype) if n else pl.lit(None, dtype)
-
+    """Identity keys seen in this batch, one row per (key, file). Column arguments name columns of ``df``; the masked
+    name is the most frequent one of the key in the file, ties broken by value. Only the columns named are
+    aggregated (a per-group aggregate of an all-null column costs as much as a real one)."""
+    cols = {"seen_at": (seen_at, UTC_DT), "phone_masked": (phone, pl.String), "customer_since": (customer_since, UTC_DT)}
     sel = df.select(
         pl.col(key).alias("key"),
         pl.col(FILE),
-        c(seen_at, UTC_DT).alias("seen_at"),
-        c(name, pl.String).alias("name_masked"),
-        c(phone, pl.String).alias("phone_masked"),
-        (pl.col(is_staff).cast(pl.Boolean) if is_staff else pl.lit(False)).alias("is_staff"),
-        c(customer_since, UTC_DT).alias("customer_since"),
+        *[pl.col(src).cast(dtype).alias(out) for out, (src, dtype) in cols.items() if src],
+        *([pl.col(name).cast(pl.String).alias("name_masked")] if name else []),
+        *([pl.col(is_staff).cast(pl.Boolean).alias("is_staff")] if is_staff else []),
     ).filter(pl.col("key").is_not_null())
-    return (
-        sel.group_by("key", FILE)
-        .agg(
-            pl.col("seen_at").min(),
-            pl.col("name_masked").drop_nulls().mode().sort().first(),
-            pl.col("phone_masked").drop_nulls().first(),
-            pl.col("is_staff").any(),
-            pl.col("customer_since").min(),
+    aggs = [
+        pl.col("seen_at").min() if seen_at else None,
+        pl.col("phone_masked").drop_nulls().first() if phone else None,
+        pl.col("is_staff").any() if is_staff else None,
+        pl.col("customer_since").min() if customer_since else None,
+    ]
+    aggs = [a for a in aggs if a is not None]
+    out = sel.group_by("key", FILE).agg(aggs) if aggs else sel.select("key", FILE).unique()
+    if name:
+        # mode by counting (key, file, name) first: one small sort per key instead of a per-group mode()
+        names = (
+            sel.filter(pl.col("name_masked").is_not_null())
+            .group_by("key", FILE, "name_masked")
+            .len()
+            .group_by("key", FILE)
+            .agg(pl.col("name_masked").sort_by("len", "name_masked", descending=[True, False]).first())
         )
-        .with_columns(
-            pl.lit(id_type).alias("id_type"),
-            pl.lit(ctx.fmt).alias("source_format"),
-            pl.lit(confidence).alias("confidence"),
-            pl.col(FILE).alias(SHA),
-        )
-        .drop(FILE)
+        out = out.join(names, on=["key", FILE], how="left")
+    return out.select(
+        "key",
+        *[pl.col(c) if c in out.columns else pl.lit(None, dtype).alias(c) for c, (_, dtype) in cols.items()],
+        pl.col("name_masked") if name else pl.lit(None, pl.String).alias("name_masked"),
+        pl.col("is_staff") if is_staff else pl.lit(False).alias("is_staff"),
+        pl.lit(id_type).alias("id_type"),
+        pl.lit(ctx.fmt).alias("source_format"),
+        pl.lit(confidence).alias("confidence"),
+        pl.col(FILE).alias(SHA),
     )
 
 
