@@ -25,6 +25,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from xiaoshuju.warehouse import ram_share
+
 LINE = "_line"
 FILE = "_file"
 REJECT_SCHEMA = {
@@ -82,6 +84,7 @@ def unique_names(header: list[str]) -> list[str]:
     return out
 
 
+READER_MEMORY_SHARE = 0.2
 _CONN_LOCK = threading.Lock()
 _CONN: list[duckdb.DuckDBPyConnection] = []
 
@@ -89,7 +92,16 @@ _CONN: list[duckdb.DuckDBPyConnection] = []
 def _reader() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB for reading (opening a connection per file costs more than reading a small file)."""
     if not _CONN:
-        _CONN.append(duckdb.connect())
+        # its own share of memory (DuckDB defaults to 80 % of RAM per database, and the warehouse is open beside it);
+        # a scan that needs more spills to the system temp directory
+        _CONN.append(
+            duckdb.connect(
+                config={
+                    "memory_limit": ram_share(READER_MEMORY_SHARE),
+                    "temp_directory": str(Path(tempfile.gettempdir()) / f"xiaoshuju-reader-{os.getpid()}"),
+                }
+            )
+        )
     conn = _CONN[0]
     conn.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     return conn

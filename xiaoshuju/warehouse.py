@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +31,31 @@ def scannable(df):
 
     table = df.to_arrow()
     return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), schema=table.schema)
+
+
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+
+
+def ram_share(fraction: float) -> str:
+    """A DuckDB memory_limit value: this share of the machine's physical memory."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(total * fraction / 2**30, 0.25):.1f}GiB"
+
+
+@contextmanager
+def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+    """Temporarily cap DuckDB's memory (SET takes no bound parameters: the value is checked against a pattern)."""
+    if not limit:
+        yield
+        return
+    old = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    if not (_SIZE.match(limit) and _SIZE.match(old)):
+        raise ValueError(f"memory limit must look like '2.5GB', got {limit!r} / {old!r}")
+    conn.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        conn.execute(f"SET memory_limit = '{old}'")
 
 
 def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:

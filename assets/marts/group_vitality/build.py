@@ -9,8 +9,6 @@ rebuild of one week touches only that week and a backfill over all weeks equals 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,7 +19,7 @@ import pandas as pd
 
 from xiaoshuju.metrics import all_metrics, column_comment
 from xiaoshuju.settings import Thresholds
-from xiaoshuju.warehouse import transaction
+from xiaoshuju.warehouse import memory_limit, transaction
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
@@ -483,23 +481,6 @@ _TEMP = ("gv_groups", "gv_senders", "gv_msg_week", "gv_questions", "gv_response"
 
 # DuckDB working memory while this mart builds; beyond it DuckDB spills to disk (keeps the process ≤ 4 GiB at L).
 MEMORY_LIMIT = "2.5GB"
-_SIZE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$")
-
-
-@contextmanager
-def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str | None):
-    """Temporarily cap DuckDB's memory (SET takes no bound parameters: the value is checked against a pattern)."""
-    if not limit:
-        yield
-        return
-    old = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    if not (_SIZE.match(limit) and _SIZE.match(old)):
-        raise ValueError(f"memory limit must look like '2.5GB', got {limit!r} / {old!r}")
-    conn.execute(f"SET memory_limit = '{limit}'")
-    try:
-        yield
-    finally:
-        conn.execute(f"SET memory_limit = '{old}'")
 
 
 def build_weekly(
