@@ -7,7 +7,6 @@ row keeps its file (``_file`` = sha256) and physical line. Personal identifiers 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -789,14 +788,15 @@ def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.
 
 # ---- WeCom ------------------------------------------------------------------------------------------------------
 
-_WECOM_EXTERNAL = re.compile(r"^w[om]")
-
-
 def _wecom_key(s: pl.Series, ctx: BatchContext) -> pl.Series:
     """WeCom user ids → identity keys: external contacts (``wo…``/``wm…``) vs internal (staff) ids."""
-    return key_series(
-        s, ctx.hmac_key, lambda v: "wecom_external" if _WECOM_EXTERNAL.match(v) else "wecom_internal"
+    f = s.cast(pl.String).rename("v").to_frame().with_columns(pl.col("v").str.starts_with("wo").alias("ext"))
+    f = f.with_columns(pl.col("ext") | pl.col("v").str.starts_with("wm"))
+    ext = key_series(f.select(pl.when(pl.col("ext")).then(pl.col("v"))).to_series(), ctx.hmac_key, "wecom_external")
+    internal = key_series(
+        f.select(pl.when(~pl.col("ext")).then(pl.col("v"))).to_series(), ctx.hmac_key, "wecom_internal"
     )
+    return ext.fill_null(internal).rename(s.name)
 
 
 def _wecom_archive(ctx: BatchContext, m: Mapping, raw: RawRead) -> Parsed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import threading
 
 import polars as pl
 
@@ -40,18 +40,43 @@ def mask_name_expr(e: pl.Expr) -> pl.Expr:
     )
 
 
-def key_series(values: pl.Series, key: bytes, id_type: str | Callable[[str], str]) -> pl.Series:
-    """``<id_type>:<keyed hash>`` identity keys (null and empty stay null), each distinct value hashed once (people
-    repeat across millions of rows). ``id_type`` may depend on the value (WeCom external vs internal user ids)."""
-    kind_of = id_type if callable(id_type) else (lambda _v: id_type)
-    by_kind: dict[str, list[str]] = {}
-    for v in values.drop_nulls().unique().to_list():
-        if v != "":
-            by_kind.setdefault(kind_of(v), []).append(v)
-    mapping: dict[str, str] = {}
-    for kind, vs in by_kind.items():
-        mapping.update(zip(vs, (f"{kind}:{h}" for h in keyed_hashes(vs, key, kind)), strict=True))
-    return values.replace_strict(mapping, default=None, return_dtype=pl.String).rename(values.name)
+# Identity keys already computed in this process: (HMAC key, id type) → frame (v, k). The same people recur in every
+# batch (at L a WeCom archive batch holds ~340 k distinct senders, nearly all seen before), so each value is hashed
+# once per load instead of once per batch. Raw values stay in memory only: load_pending clears it when it ends.
+_KEY_CACHE: dict[tuple[bytes, str], pl.DataFrame] = {}
+_KEY_CACHE_LOCK = threading.Lock()
+KEY_CACHE_MAX_ROWS = 20_000_000  # beyond this many cached values the cache starts again (memory bound)
+
+
+def clear_key_cache() -> None:
+    with _KEY_CACHE_LOCK:
+        _KEY_CACHE.clear()
+
+
+def key_series(values: pl.Series, key: bytes, id_type: str) -> pl.Series:
+    """``<id_type>:<keyed hash>`` identity keys (null and empty stay null), each distinct value hashed once per
+    process (people repeat across millions of rows and every batch)."""
+    frame = values.cast(pl.String).rename("v").to_frame()
+    todo = frame.filter(pl.col("v").is_not_null() & (pl.col("v") != "")).unique()
+    with _KEY_CACHE_LOCK:
+        cache = _KEY_CACHE.get((key, id_type))
+        if cache is not None and cache.height + todo.height > KEY_CACHE_MAX_ROWS:
+            cache = None
+        if cache is not None:
+            todo = todo.join(cache, on="v", how="anti")
+        if todo.height:
+            vs = todo["v"].to_list()
+            new = pl.DataFrame(
+                {"v": vs, "k": [f"{id_type}:{h}" for h in keyed_hashes(vs, key, id_type)]},
+                schema={"v": pl.String, "k": pl.String},
+            )
+            cache = new if cache is None else pl.concat([cache, new], rechunk=False)
+            if cache.n_chunks() > 32:
+                cache = cache.rechunk()
+            _KEY_CACHE[(key, id_type)] = cache
+    if cache is None:
+        return pl.Series(values.name, [None] * values.len(), dtype=pl.String)
+    return frame.join(cache, on="v", how="left", maintain_order="left")["k"].rename(values.name)
 
 
 _DIGITS = re.compile(r"\d{5,}")

@@ -20,7 +20,7 @@ import polars as pl
 
 from data_contracts.contracts import mapping, mappings
 from data_contracts.formats import BatchContext, Parsed, parse_batch
-from data_contracts.privacy_ops import mask_file_name
+from data_contracts.privacy_ops import clear_key_cache, mask_file_name
 from data_contracts.readers import FILE, FileUnreadable, SourceFile, read_header
 from data_contracts.rules import QUARANTINE_SCHEMA
 from xiaoshuju.settings import Settings
@@ -345,8 +345,11 @@ def load_pending(
     is written (reading touches only the archived files, never the warehouse; DuckDB and polars release the GIL),
     so the cores the write leaves idle read the next batch. Writes stay in plan order, one transaction per batch."""
     now = now or datetime.now(UTC)
-    with memory_limit(conn, ram_share(LOAD_MEMORY_SHARE)):
-        return _load_pending(conn, settings, now)
+    try:
+        with memory_limit(conn, ram_share(LOAD_MEMORY_SHARE)):
+            return _load_pending(conn, settings, now)
+    finally:
+        clear_key_cache()  # raw identifiers stay in memory no longer than the load
 
 
 def _load_pending(conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> LoadReport:

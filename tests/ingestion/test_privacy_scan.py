@@ -144,3 +144,23 @@ def test_name_pieces_vectorised_equals_the_python_rule():
     assert set(by_value["Alice Wong (客服)"]) == {"Alice", "Wong"}
     assert set(by_value["张三丰123李四"]) == {"张三丰", "李四"}
     assert by_value["欧阳娜娜娜娜"] == [] and by_value["Al"] == []
+
+
+def test_identity_keys_are_the_keyed_hashes_whether_computed_or_cached():
+    import polars as pl
+
+    from data_contracts import privacy_ops
+    from xiaoshuju.privacy import keyed_hash
+
+    privacy_ops.clear_key_cache()
+    first = pl.Series("p", ["13800000001", None, "", "13800000002", "13800000001"])
+    second = pl.Series("p", ["13800000002", "13800000003", None, "13800000001"])  # two cached, one new
+    want = [None if not v else f"phone:{keyed_hash(v, b'k1', 'phone')}" for v in second.to_list()]
+    assert privacy_ops.key_series(first, b"k1", "phone")[0] == f"phone:{keyed_hash('13800000001', b'k1', 'phone')}"
+    got = privacy_ops.key_series(second, b"k1", "phone")
+    assert got.to_list() == want and got.name == "p"
+    # another installation secret or id type never reads the first one's cache
+    assert privacy_ops.key_series(second, b"k2", "phone")[0] == f"phone:{keyed_hash('13800000002', b'k2', 'phone')}"
+    assert privacy_ops.key_series(second, b"k1", "wxid")[0] == f"wxid:{keyed_hash('13800000002', b'k1', 'wxid')}"
+    privacy_ops.clear_key_cache()
+    assert privacy_ops.key_series(pl.Series("p", [None, ""], dtype=pl.String), b"k1", "phone").to_list() == [None, None]
