@@ -960,51 +960,175 @@ def _wecom_detail_one(f: SourceFile, m: Mapping):
     return len(docs), qrows, groups, members, admins
 
 
+_WD_MEMBER = pl.Struct(
+    {
+        "userid": pl.String,
+        "type": pl.Int64,
+        "unionid": pl.String,
+        "join_time": pl.Int64,
+        "join_scene": pl.Int64,
+        "invitor": pl.Struct({"userid": pl.String}),
+        "remark_mobiles": pl.List(pl.String),
+        "group_nickname": pl.String,
+        "name": pl.String,
+    }
+)
+_WD_GROUP = {
+    "chat_id": pl.String,
+    "name": pl.String,
+    "owner": pl.String,
+    "create_time": pl.Int64,
+    "member_list": pl.List(_WD_MEMBER),
+    "admin_list": pl.List(pl.Struct({"userid": pl.String})),
+}
+_WD_SCHEMA = {"group_chat": pl.Struct(_WD_GROUP), **_WD_GROUP}  # the group under group_chat, or the line itself
+_WD_GROUPS = {
+    FILE: pl.String,
+    "group_key": pl.String,
+    "group_name": pl.String,
+    "owner": pl.String,
+    "create_time": pl.Int64,
+    LINE: pl.Int64,
+}
+_WD_MEMBERS = {
+    FILE: pl.String,
+    "group_key": pl.String,
+    "userid": pl.String,
+    "type": pl.Int64,
+    "unionid": pl.String,
+    "join_time": pl.Int64,
+    "scene": pl.String,
+    "invitor": pl.String,
+    "mobile": pl.String,
+    LINE: pl.Int64,
+    "nickname": pl.String,
+    "member_name": pl.String,
+}
+_WD_ADMINS = {"group_key": pl.String, "userid": pl.String}
+
+
+def _wecom_detail_fast(f: SourceFile, m: Mapping):
+    """:func:`_wecom_detail_one` for a file of JSON lines that polars' JSON reader takes whole against the
+    documented shape (one columnar parse instead of json.loads and a Python loop per member: 5–7× faster). Any
+    other file — bad bytes or lines, a document over several lines, values of other types — returns None and is
+    read by :func:`_wecom_detail_one`, which says what is wrong with it."""
+    if (f.encoding or "utf-8").lower() not in ("utf-8", "utf8"):
+        return None
+    try:
+        data = Path(f.path).read_bytes()
+        text = data.decode("utf-8", errors="strict")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if text.startswith("\ufeff"):
+        return None
+    lines = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        return None
+    try:
+        df = pl.read_ndjson(data, schema=_WD_SCHEMA)
+    except Exception:  # noqa: BLE001 - not of the documented shape: the line-by-line reader takes the file
+        return None
+    if df.height != len(lines):
+        return None
+    # one document in the file: json.loads of the whole text succeeds and its record counts as line 1
+    single = len(lines) == 1 and text.strip(" \t\n\r") == text.splitlines()[lines[0] - 1].strip(" \t\n\r")
+    df = df.with_columns(pl.Series(LINE, [1] if single else lines, dtype=pl.Int64))
+    gc = (
+        df.select(
+            LINE,
+            pl.when(pl.col("group_chat").is_not_null())
+            .then(pl.col("group_chat"))
+            .otherwise(pl.struct([pl.col(c) for c in _WD_GROUP]))
+            .alias("gc"),
+        )
+        .unnest("gc")
+        .with_columns(pl.lit(f.sha).alias(FILE))
+    )
+    has_id = pl.col("chat_id").is_not_null() & (pl.col("chat_id") != "")
+    q = gc.filter(~has_id).select(
+        pl.col(FILE),
+        pl.col(LINE).alias("line_no"),
+        pl.lit("missing_id").alias("reason_code"),
+        pl.lit("group_chat.chat_id is missing").alias("reason"),
+        pl.lit("").alias("preview_masked"),
+        pl.lit(1, pl.Int64).alias("records"),
+    )
+    gc = gc.filter(has_id)
+    groups = gc.select(
+        FILE, pl.col("chat_id").alias("group_key"), pl.col("name").alias("group_name"), "owner", "create_time", LINE
+    )
+    scenes = {int(k): v for k, v in m.values.get("join_scene", {}).items()}
+    mem = (
+        gc.select(FILE, pl.col("chat_id").alias("group_key"), LINE, "member_list")
+        .explode("member_list")
+        .unnest("member_list")
+        .filter(pl.col("userid").is_not_null() & (pl.col("userid") != ""))
+    )
+    inv = pl.col("invitor").struct.field("userid")
+    nick = pl.col("group_nickname")
+    mem = mem.select(
+        FILE,
+        "group_key",
+        "userid",
+        pl.col("type").fill_null(0),
+        "unionid",
+        "join_time",
+        pl.when(inv.is_not_null() & (inv != ""))
+        .then(
+            pl.col("join_scene")
+            .fill_null(0)
+            .replace_strict(scenes, default="organic", return_dtype=pl.String)
+        )
+        .otherwise(pl.lit("organic"))
+        .alias("scene"),
+        inv.alias("invitor"),
+        pl.col("remark_mobiles").list.eval(pl.element().filter(pl.element() != "")).list.first().alias("mobile"),
+        LINE,
+        pl.when(nick.is_not_null() & (nick != "")).then(nick).otherwise(pl.col("name")).alias("nickname"),
+        pl.col("name").alias("member_name"),
+    )
+    adm = (
+        gc.select(pl.col("chat_id").alias("group_key"), "admin_list")
+        .explode("admin_list")
+        .select("group_key", pl.col("admin_list").struct.field("userid").alias("userid"))
+        .filter(pl.col("userid").is_not_null() & (pl.col("userid") != ""))
+    )
+    return (
+        len(lines),
+        q.cast(QUARANTINE_SCHEMA),
+        groups.cast(_WD_GROUPS),
+        mem.cast(_WD_MEMBERS),
+        adm.cast(_WD_ADMINS),
+    )
+
+
 def _wecom_detail(ctx: BatchContext, m: Mapping) -> tuple[Parsed, dict[str, FileUnreadable]]:
-    qrows, groups, members, admins, rows_in, failed = [], [], [], [], {}, {}
+    qs, gs, mems, adms, rows_in, failed = [], [], [], [], {}, {}
     for f in ctx.files:
-        try:
-            n, q, g, mem, adm = _wecom_detail_one(f, m)
-        except FileUnreadable as exc:
-            failed[f.sha] = exc
-            continue
+        fast = _wecom_detail_fast(f, m)
+        if fast is None:
+            try:
+                n, q, g, mem, adm = _wecom_detail_one(f, m)
+            except FileUnreadable as exc:
+                failed[f.sha] = exc
+                continue
+            fast = (
+                n,
+                pl.DataFrame(q, schema=QUARANTINE_SCHEMA, orient="row"),
+                pl.DataFrame(g, schema=_WD_GROUPS, orient="row"),
+                pl.DataFrame(mem, schema=_WD_MEMBERS, orient="row"),
+                pl.DataFrame(adm, schema=_WD_ADMINS, orient="row"),
+            )
+        n, q, g, mem, adm = fast
         rows_in[f.sha] = n
-        qrows += q
-        groups += g
-        members += mem
-        admins += adm
-    q = pl.DataFrame(qrows, schema=QUARANTINE_SCHEMA, orient="row")
-    g = pl.DataFrame(
-        groups,
-        schema={
-            FILE: pl.String,
-            "group_key": pl.String,
-            "group_name": pl.String,
-            "owner": pl.String,
-            "create_time": pl.Int64,
-            LINE: pl.Int64,
-        },
-        orient="row",
-    )
-    mem = pl.DataFrame(
-        members,
-        schema={
-            FILE: pl.String,
-            "group_key": pl.String,
-            "userid": pl.String,
-            "type": pl.Int64,
-            "unionid": pl.String,
-            "join_time": pl.Int64,
-            "scene": pl.String,
-            "invitor": pl.String,
-            "mobile": pl.String,
-            LINE: pl.Int64,
-            "nickname": pl.String,
-            "member_name": pl.String,
-        },
-        orient="row",
-    )
-    adm = pl.DataFrame(admins, schema={"group_key": pl.String, "userid": pl.String}, orient="row").unique()
+        qs.append(q)
+        gs.append(g)
+        mems.append(mem)
+        adms.append(adm)
+    q = pl.concat(qs) if qs else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    g = pl.concat(gs) if gs else pl.DataFrame(schema=_WD_GROUPS)
+    mem = pl.concat(mems) if mems else pl.DataFrame(schema=_WD_MEMBERS)
+    adm = (pl.concat(adms) if adms else pl.DataFrame(schema=_WD_ADMINS)).unique()
 
     def to_ts(c):
         return pl.from_epoch(pl.col(c), time_unit="s").dt.replace_time_zone("UTC")

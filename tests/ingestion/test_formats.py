@@ -265,3 +265,75 @@ def test_glob_like_file_names_read_as_plain_files(home, as_name):
     assert home.one("SELECT count(*) FROM staging.orders") == 3
     assert home.one("SELECT count(*) FROM staging.messages") == 4
     assert home.q("SELECT rows_in, reconciled FROM ops.reconciliation ORDER BY rows_in") == [(3, True), (5, True)]
+
+
+def test_group_detail_columnar_reader_equals_the_line_by_line_reader(tmp_path):
+    """The polars reader of WeCom group detail gives the rows, line numbers and quarantine of the json.loads reader,
+    and leaves every file it cannot take whole to it."""
+    import json
+
+    import polars as pl
+
+    from data_contracts.contracts import mapping
+    from data_contracts.formats import _wecom_detail_fast, _wecom_detail_one
+    from data_contracts.readers import SourceFile
+
+    m = mapping("wecom_group_detail")
+    member = {"userid": "wmA", "type": 2, "join_time": 1717000000, "join_scene": 3, "name": "张三"}
+    docs = [
+        {
+            "errcode": 0,
+            "notice": {"ignored": [1, "x"]},
+            "group_chat": {
+                "chat_id": "wrG1",
+                "name": "周末团购群",
+                "owner": "13900002222",
+                "create_time": 1716000000,
+                "member_list": [
+                    {**member, "invitor": {"userid": "13900002222"}, "remark_mobiles": ["", "13800001111"]},
+                    {**member, "userid": "", "name": "no id: skipped"},
+                    {"userid": "staff_lin", "type": 1, "group_nickname": "", "name": "林"},
+                    {**member, "userid": "wmB", "invitor": {"userid": ""}, "join_scene": None, "group_nickname": "B"},
+                ],
+                "admin_list": [{"userid": "staff_lin"}, {"userid": ""}],
+            },
+        },
+        {"group_chat": {"chat_id": "", "member_list": [member]}},  # missing id
+        {
+            "chat_id": "wrG2",
+            "name": "top-level group",
+            "member_list": [{**member, "join_scene": 1, "invitor": {"userid": "wmB"}}, {**member, "userid": "wmC"}],
+        },
+        {"group_chat": None},  # missing id
+    ]
+    lines = [json.dumps(d, ensure_ascii=False) for d in docs]
+    cases = {
+        "jsonl_with_blank_lines": "\n".join([lines[0], "", lines[1], "   ", lines[2], lines[3]]) + "\n",
+        "one_document": "\n\n" + lines[0] + "\n",
+        "pretty_printed": json.dumps(docs[0], ensure_ascii=False, indent=2),
+        "a_broken_line": lines[0] + "\n{\"group_chat\": {\n" + lines[2] + "\n",
+        "a_string_where_a_number_goes": lines[0].replace('"type": 2', '"type": "2"', 1) + "\n",
+        "an_array": json.dumps(docs[:2], ensure_ascii=False),
+    }
+    fast_taken = set()
+    for name, text in cases.items():
+        p = tmp_path / f"{name}.json"
+        p.write_text(text, encoding="utf-8")
+        f = SourceFile(name, p.name, p, "utf-8")
+        slow = _wecom_detail_one(f, m)
+        fast = _wecom_detail_fast(f, m)
+        if fast is None:
+            continue
+        fast_taken.add(name)
+        assert fast[0] == slow[0], name
+        for got, want in zip(fast[1:], slow[1:], strict=True):
+            assert [tuple(r) for r in got.iter_rows()] == [tuple(r) for r in want], name
+    assert fast_taken == {"jsonl_with_blank_lines", "one_document"}
+    # the cases above exercise what the comparison needs: members skipped, scenes, mobiles, nicknames, quarantine
+    slow = _wecom_detail_one(SourceFile("x", "x", tmp_path / "jsonl_with_blank_lines.json", "utf-8"), m)
+    assert [r[1] for r in slow[1]] == [3, 6] and slow[4] == [("wrG1", "staff_lin")]
+    members = pl.DataFrame(slow[3], orient="row")
+    assert members["column_2"].to_list() == ["wmA", "staff_lin", "wmB", "wmA", "wmC"]
+    assert members["column_6"].to_list() == ["qr", "organic", "organic", "invite", "organic"]
+    assert members["column_8"].to_list() == ["13800001111", None, None, None, None]
+    assert members["column_10"].to_list() == ["张三", "林", "B", "张三", "张三"]
