@@ -1010,8 +1010,9 @@ _WD_ADMINS = {"group_key": pl.String, "userid": pl.String}
 def _wecom_detail_fast(f: SourceFile, m: Mapping):
     """:func:`_wecom_detail_one` for a file of JSON lines that polars' JSON reader takes whole against the
     documented shape (one columnar parse instead of json.loads and a Python loop per member: 5–7× faster). Any
-    other file — bad bytes or lines, a document over several lines, values of other types — returns None and is
-    read by :func:`_wecom_detail_one`, which says what is wrong with it."""
+    other file — bad bytes or lines, a document over several lines, a value that does not fit its field (text
+    where a number goes, an object where a list goes) — returns None and is read by :func:`_wecom_detail_one`,
+    which says what is wrong with it. (A number where text goes is read as its digits.)"""
     if (f.encoding or "utf-8").lower() not in ("utf-8", "utf8"):
         return None
     try:
