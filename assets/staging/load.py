@@ -346,16 +346,23 @@ def load_pending(
     is written (reading touches only the archived files, never the warehouse; DuckDB and polars release the GIL),
     so the cores the write leaves idle read the next batch. Writes stay in plan order, one transaction per batch."""
     now = now or datetime.now(UTC)
+    pending = pending_files(conn)
+    if not pending:
+        # nothing to do: leave the memory limit alone (lowering it makes DuckDB evict what it holds — after a build
+        # at L that was 7 s of writing temporary blocks out for a no-op run)
+        return LoadReport()
     try:
         with memory_limit(conn, ram_share(LOAD_MEMORY_SHARE)):
-            return _load_pending(conn, settings, now)
+            return _load_pending(conn, settings, now, pending)
     finally:
         clear_key_cache()  # raw identifiers stay in memory no longer than the load
 
 
-def _load_pending(conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> LoadReport:
+def _load_pending(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime, pending: list[dict]
+) -> LoadReport:
     report = LoadReport()
-    unreadable, batches = plan_batches(pending_files(conn))
+    unreadable, batches = plan_batches(pending)
     for r in unreadable:
         fmt = r["detected_format"] if r["detected_format"] in mappings() else None
         report.files += write_batch(conn, [r], fmt, None, {r["file_sha256"]: _status_problem(r)}, now)
