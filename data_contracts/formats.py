@@ -1106,21 +1106,21 @@ def _wecom_detail_fast(f: SourceFile, m: Mapping):
 def _wecom_detail(ctx: BatchContext, m: Mapping) -> tuple[Parsed, dict[str, FileUnreadable]]:
     qs, gs, mems, adms, rows_in, failed = [], [], [], [], {}, {}
     for f in ctx.files:
-        fast = _wecom_detail_fast(f, m)
-        if fast is None:
+        parts = _wecom_detail_fast(f, m)
+        if parts is None:
             try:
                 n, q, g, mem, adm = _wecom_detail_one(f, m)
             except FileUnreadable as exc:
                 failed[f.sha] = exc
                 continue
-            fast = (
+            parts = (
                 n,
                 pl.DataFrame(q, schema=QUARANTINE_SCHEMA, orient="row"),
                 pl.DataFrame(g, schema=_WD_GROUPS, orient="row"),
                 pl.DataFrame(mem, schema=_WD_MEMBERS, orient="row"),
                 pl.DataFrame(adm, schema=_WD_ADMINS, orient="row"),
             )
-        n, q, g, mem, adm = fast
+        n, q, g, mem, adm = parts
         rows_in[f.sha] = n
         qs.append(q)
         gs.append(g)
