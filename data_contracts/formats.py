@@ -790,8 +790,9 @@ def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.
 
 def _wecom_key(s: pl.Series, ctx: BatchContext) -> pl.Series:
     """WeCom user ids → identity keys: external contacts (``wo…``/``wm…``) vs internal (staff) ids."""
-    f = s.cast(pl.String).rename("v").to_frame().with_columns(pl.col("v").str.starts_with("wo").alias("ext"))
-    f = f.with_columns(pl.col("ext") | pl.col("v").str.starts_with("wm"))
+    v = pl.col("v")
+    is_ext = (v.str.starts_with("wo") | v.str.starts_with("wm")).alias("ext")
+    f = s.cast(pl.String).rename("v").to_frame().with_columns(is_ext)
     ext = key_series(f.select(pl.when(pl.col("ext")).then(pl.col("v"))).to_series(), ctx.hmac_key, "wecom_external")
     internal = key_series(
         f.select(pl.when(~pl.col("ext")).then(pl.col("v"))).to_series(), ctx.hmac_key, "wecom_internal"
@@ -1022,7 +1023,8 @@ def _wecom_detail_fast(f: SourceFile, m: Mapping):
         return None
     if text.startswith("\ufeff"):
         return None
-    lines = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    physical = text.splitlines()
+    lines = [i for i, line in enumerate(physical, start=1) if line.strip()]
     if not lines:
         return None
     try:
@@ -1032,7 +1034,7 @@ def _wecom_detail_fast(f: SourceFile, m: Mapping):
     if df.height != len(lines):
         return None
     # one document in the file: json.loads of the whole text succeeds and its record counts as line 1
-    single = len(lines) == 1 and text.strip(" \t\n\r") == text.splitlines()[lines[0] - 1].strip(" \t\n\r")
+    single = len(lines) == 1 and text.strip(" \t\n\r") == physical[lines[0] - 1].strip(" \t\n\r")
     df = df.with_columns(pl.Series(LINE, [1] if single else lines, dtype=pl.Int64))
     gc = (
         df.select(
