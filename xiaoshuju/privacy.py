@@ -57,7 +57,6 @@ def keyed_hashes(values: list[str], key: bytes, kind: str = "") -> list[str]:
     return out
 
 
-
 def mask_phone(raw: str | None) -> str | None:
     if raw is None:
         return None
