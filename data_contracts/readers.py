@@ -201,6 +201,11 @@ def ends_with_newline(path: Path) -> bool:
 TRUNCATED_WORDS = "the file ends in the middle of this record (cut off while copying?); export the file again"
 
 
+def _sha_of_index(col: str, scan: dict[str, str]) -> pl.Expr:
+    """DuckDB's ``file_index`` (position in the scanned path list) → the file's sha256."""
+    return pl.col(col).replace_strict(dict(enumerate(scan.values())), return_dtype=pl.String).alias(FILE)
+
+
 def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
     """Read CSV files that share one header in a single DuckDB scan."""
     header = read_header(files[0].path, files[0].encoding)
@@ -220,11 +225,12 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
         with _CONN_LOCK:
             conn = _reader()
             cols = {f"c{i}": "VARCHAR" for i in range(len(names))}
+            # the file as its position in the list (DuckDB's file_index), not its path repeated on every row
             frame = fetch_pl(
                 conn,
-                "SELECT * FROM read_csv(?, header=false, skip=1, columns=?, auto_detect=false, delim=?, quote='\"', "
-                "escape='\"', ignore_errors=true, store_rejects=true, strict_mode=true, null_padding=false, "
-                "max_line_size=8388608, filename='_src')",
+                "SELECT *, file_index::INTEGER AS _fi FROM read_csv(?, header=false, skip=1, columns=?, "
+                "auto_detect=false, delim=?, quote='\"', escape='\"', ignore_errors=true, store_rejects=true, "
+                "strict_mode=true, null_padding=false, max_line_size=8388608)",
                 [list(scan), cols, delim],
             )
             rej = _rejects(conn)
@@ -232,9 +238,8 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
         for p in tmps:
             p.unlink(missing_ok=True)
     frame = frame.rename({f"c{i}": n for i, n in enumerate(names)})
-    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop(
-        "_src"
-    )
+    file_idx = frame["_fi"].to_numpy() if frame.height else np.zeros(0, dtype=np.int32)
+    frame = frame.with_columns(_sha_of_index("_fi", scan)).drop("_fi")
     rej = rej.with_columns(
         pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE)
     )
@@ -247,7 +252,6 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
         if frame.height
         else np.zeros(0, dtype=np.int64)
     )
-    file_col = frame[FILE].to_numpy() if frame.height else np.array([], dtype=object)
     lines = np.zeros(frame.height, dtype=np.int64)
     rej_lines_out = np.zeros(rej.height, dtype=np.int64)
     rej_file = rej[FILE].to_numpy() if rej.height else np.array([], dtype=object)
@@ -255,11 +259,12 @@ def read_csv_batch(files: list[SourceFile], *, delim: str = ",") -> RawRead:
     # rows of one file are contiguous and in file order (DuckDB preserves insertion order)
     bounds: dict[str, tuple[int, int]] = {}
     if frame.height:
-        change = np.flatnonzero(file_col[1:] != file_col[:-1]) + 1
+        shas = list(scan.values())
+        change = np.flatnonzero(file_idx[1:] != file_idx[:-1]) + 1
         starts = np.concatenate([[0], change])
         ends = np.concatenate([change, [frame.height]])
         for s, e in zip(starts, ends, strict=True):
-            bounds[file_col[s]] = (int(s), int(e))
+            bounds[shas[file_idx[s]]] = (int(s), int(e))
     for f in files:
         s, e = bounds.get(f.sha, (0, 0))
         rmask = rej_file == f.sha
@@ -421,9 +426,9 @@ def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = No
     polars and back into DuckDB."""
     scan = {str(f.path): f.sha for f in files}
     source = (
-        "read_csv(?, header=false, columns={'line': 'VARCHAR'}, auto_detect=false, delim='\\x01', quote='', "
-        "escape='', ignore_errors=true, store_rejects=true, max_line_size=16777216, strict_mode=false, "
-        "filename='_src')"
+        "(SELECT line, file_index::INTEGER AS _src FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, "
+        "auto_detect=false, delim='\\x01', quote='', escape='', ignore_errors=true, store_rejects=true, "
+        "max_line_size=16777216, strict_mode=false))"
     )
     if fields:
         picks = ", ".join(f"x[{i + 1}] AS {name}" for i, name in enumerate(fields))
@@ -440,9 +445,7 @@ def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = No
         conn = _reader()
         frame = fetch_pl(conn, sql, [list(scan)])
         rej = _rejects(conn)
-    frame = frame.with_columns(pl.col("_src").replace_strict(scan, return_dtype=pl.String).alias(FILE)).drop(
-        "_src"
-    )
+    frame = frame.with_columns(_sha_of_index("_src", scan)).drop("_src")
     rej = rej.with_columns(
         pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE)
     )

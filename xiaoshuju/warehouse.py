@@ -58,8 +58,16 @@ def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator
         conn.execute(f"SET memory_limit = '{old}'")
 
 
+# DuckDB 1.5 tries DICT_FSST on every string column segment it writes, besides Dictionary and FSST. On our tables
+# it never wins (pragma_storage_info of a whole M warehouse: FSST and Dictionary only), but trying it cost ~12 % of
+# writing 5 M staging messages (CPU 7.9 → 6.9 s; the file the same size).
+SKIPPED_COMPRESSION = "dict_fsst"
+
+
 def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every schema and canonical table that does not exist yet (idempotent)."""
+    """Create every schema and canonical table that does not exist yet (idempotent), and set how the writer's
+    DuckDB compresses (a setting of the database instance, so of every connection to it)."""
+    conn.execute(f"SET disabled_compression_methods = '{SKIPPED_COMPRESSION}'")
     conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
 
 

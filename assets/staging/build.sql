@@ -47,7 +47,8 @@ SELECT * EXCLUDE (rn) FROM (
 CREATE OR REPLACE TEMP TABLE msg2 AS
 SELECT m.message_id, gk.group_id, km.member_id AS sender_member_id, m.sent_at, m.kind, m.length, m.is_question,
        coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_id = gom.owner_member_id, FALSE) AS is_owner,
-       m.source_format, m.source_file_sha256, m.recalls_message_id
+       m.source_format, m.source_file_sha256, m.recalls_message_id,
+       hash(gk.group_id) AS group_hash  -- build.first_responses splits the groups into buckets by it
 FROM msg m JOIN grp_key gk USING (group_key)
 LEFT JOIN key_member km ON km.key = m.sender_key
 LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
