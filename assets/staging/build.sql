@@ -54,24 +54,25 @@ LEFT JOIN key_member km ON km.key = m.sender_key
 LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
 
 -- identities and members --------------------------------------------------------------------------------------
--- masked name: the most frequent one of the identifier, ties broken by value (deterministic rebuilds)
+-- masked name: the most frequent one of the identifier, ties broken by value (deterministic rebuilds). A key is one
+-- identifier ('type:hash') of one member, so the ingest rows are aggregated per key first and joined to their member
+-- once: grouping the joined rows by (member, type, hash, source) made a hash table of wide string keys over every
+-- row (34 s at L, where ingest.id_keys holds ~27 M rows)
 CREATE OR REPLACE TEMP TABLE ident AS
-WITH k AS (
-    SELECT km.member_id, k.id_type, split_part(k.key, ':', 2) AS id_hash, k.source_format, km.confidence,
-           k.seen_at, k.name_masked, k.phone_masked, k.is_staff, k.customer_since
-    FROM ingest.id_keys k JOIN key_member km ON km.key = k.key
+WITH a AS (
+    SELECT key, id_type, source_format, min(seen_at) AS first_seen_at, max(phone_masked) AS phone_masked,
+           bool_or(is_staff) AS is_staff, min(customer_since) AS customer_since
+    FROM ingest.id_keys GROUP BY key, id_type, source_format
 ), nm AS (
-    SELECT member_id, id_type, id_hash, source_format, arg_max(name_masked, (n, name_masked)) AS name_masked
-    FROM (SELECT member_id, id_type, id_hash, source_format, name_masked, count(*) AS n
-          FROM k WHERE name_masked IS NOT NULL GROUP BY ALL)
+    SELECT key, id_type, source_format, arg_max(name_masked, (n, name_masked)) AS name_masked
+    FROM (SELECT key, id_type, source_format, name_masked, count(*) AS n
+          FROM ingest.id_keys WHERE name_masked IS NOT NULL GROUP BY ALL)
     GROUP BY ALL
 )
-SELECT k.member_id, k.id_type, k.id_hash, k.source_format,
-       min(k.confidence) AS confidence, min(k.seen_at) AS first_seen_at,
-       any_value(nm.name_masked) AS name_masked, max(k.phone_masked) AS phone_masked, bool_or(k.is_staff) AS is_staff,
-       min(k.customer_since) AS customer_since
-FROM k LEFT JOIN nm USING (member_id, id_type, id_hash, source_format)
-GROUP BY k.member_id, k.id_type, k.id_hash, k.source_format;
+SELECT km.member_id, a.id_type, split_part(a.key, ':', 2) AS id_hash, a.source_format, km.confidence,
+       a.first_seen_at, nm.name_masked, a.phone_masked, a.is_staff, a.customer_since
+FROM a JOIN key_member km ON km.key = a.key
+LEFT JOIN nm ON nm.key = a.key AND nm.id_type = a.id_type AND nm.source_format = a.source_format;
 
 INSERT INTO ident
 SELECT nm.member_id, 'nickname_in_group', split_part(nm.key, ':', 2), any_value(e.source_format), 'low',
