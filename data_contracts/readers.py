@@ -426,7 +426,7 @@ def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = No
     polars and back into DuckDB."""
     scan = {str(f.path): f.sha for f in files}
     source = (
-        "(SELECT line, file_index::INTEGER AS _src FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, "
+        "(SELECT line, file_index::INTEGER AS _fi FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, "
         "auto_detect=false, delim='\\x01', quote='', escape='', ignore_errors=true, store_rejects=true, "
         "max_line_size=16777216, strict_mode=false))"
     )
@@ -434,18 +434,18 @@ def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = No
         picks = ", ".join(f"x[{i + 1}] AS {name}" for i, name in enumerate(fields))
         paths = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in fields.values()) + "]"
         sql = (
-            f"SELECT _src, {BLANK} AS _blank, ok AS _ok, "
+            f"SELECT _fi, {BLANK} AS _blank, ok AS _ok, "
             f"CASE WHEN NOT ok THEN line END AS json, {picks} FROM ("
-            f"  SELECT _src, line, ok, CASE WHEN ok THEN json_extract_string(line, {paths}) END AS x FROM ("
-            f"    SELECT _src, line, coalesce(json_valid(line), FALSE) AS ok FROM {source}))"
+            f"  SELECT _fi, line, ok, CASE WHEN ok THEN json_extract_string(line, {paths}) END AS x FROM ("
+            f"    SELECT _fi, line, coalesce(json_valid(line), FALSE) AS ok FROM {source}))"
         )
     else:
-        sql = f"SELECT line AS json, _src, {BLANK} AS _blank FROM {source}"
+        sql = f"SELECT line AS json, _fi, {BLANK} AS _blank FROM {source}"
     with _CONN_LOCK:
         conn = _reader()
         frame = fetch_pl(conn, sql, [list(scan)])
         rej = _rejects(conn)
-    frame = frame.with_columns(_sha_of_index("_src", scan)).drop("_src")
+    frame = frame.with_columns(_sha_of_index("_fi", scan)).drop("_fi")
     rej = rej.with_columns(
         pl.col("file_path").replace_strict(scan, default=None, return_dtype=pl.String).alias(FILE)
     )
