@@ -191,7 +191,7 @@ CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT member_id FROM ident WHERE
 
 -- A question's first response is the first later message (group order sent_at, message_id) by someone else: the
 -- start of the next run of speech (a run: consecutive messages of one sender). Computed by build.first_responses
--- (one sort of the speech rows in polars) into temp table first_resp(message_id, nx), joined here.
+-- (one sort of the speech rows in polars) into temp table first_resp(rid, nx), rid being msg2's row, joined here.
 -- @@ first_responses
 INSERT INTO staging.messages
 SELECT m.message_id, m.group_id, m.sender_member_id, m.sent_at, m.kind, m.length, m.is_question, m.is_owner,
@@ -204,7 +204,7 @@ FROM msg2 m
 LEFT JOIN staff st ON st.member_id = m.sender_member_id
 LEFT JOIN (SELECT DISTINCT recalls_message_id FROM msg2 WHERE recalls_message_id IS NOT NULL) r
        ON r.recalls_message_id = m.message_id
-LEFT JOIN first_resp fr ON fr.message_id = m.message_id;
+LEFT JOIN first_resp fr ON fr.rid = m.rowid;
 
 -- groups ------------------------------------------------------------------------------------------------------
 INSERT INTO staging.groups
