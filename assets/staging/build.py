@@ -12,7 +12,6 @@ import numpy as np
 import polars as pl
 
 from assets.staging.identity import resolve
-from data_contracts.readers import fetch_pl
 from xiaoshuju.warehouse import EVENT_COLUMNS, SCHEMA_SQL, scannable, transaction
 
 BUILD_SQL = Path(__file__).resolve().parent / "build.sql"
@@ -109,9 +108,9 @@ def first_responses(conn: duckdb.DuckDBPyConnection) -> None:
 def _same_second_by_message_id(conn: duckdb.DuckDBPyConnection, speech: pl.DataFrame) -> pl.DataFrame:
     """Rows sorted by (group, time): order each run of equal (group, time) by message_id. The runs are contiguous,
     so the tied rows, sorted by (group, time, message_id), go back into the positions they held."""
-    same = ((pl.col("g") == pl.col("g").shift(1)) & (pl.col("sent_at") == pl.col("sent_at").shift(1))).fill_null(
-        False
-    )
+    same = (
+        (pl.col("g") == pl.col("g").shift(1)) & (pl.col("sent_at") == pl.col("sent_at").shift(1))
+    ).fill_null(False)
     ties = speech.with_row_index("_pos").filter(same | same.shift(-1).fill_null(False))
     if ties.height == 0:
         return speech
@@ -208,6 +207,8 @@ def _record_changes(conn: duckdb.DuckDBPyConnection, tracked: list[tuple[str, st
         for t, c in tracked
     ]
     sql = " UNION ALL ".join(parts) or "SELECT NULL::TIMESTAMPTZ AS ts"
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE staging_rebuild_changes AS SELECT min(ts) AS first_changed_at FROM ({sql})")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE staging_rebuild_changes AS SELECT min(ts) AS first_changed_at FROM ({sql})"
+    )
     for t, _ in tracked:
         conn.execute(f"DROP TABLE IF EXISTS _prev_{t}")
