@@ -69,22 +69,22 @@ def first_responses(conn: duckdb.DuckDBPyConnection) -> None:
     framed window in SQL, which was the slowest statement of the build). Groups are processed in hash buckets of
     about ``FIRST_RESPONSE_CHUNK_ROWS`` messages so memory stays bounded however long the history.
 
-    Only integers leave DuckDB: the row, the group's and the sender's 64-bit hashes, the time. Fetching the three id
-    strings of millions of rows and sorting by them cost more than all the rest (M: 2.2 s of fetch, 1.5 s of sort
-    per 5 M messages; now 0.3 s and 0.5 s). The message_id, which orders same-second messages of a group, is
-    fetched only for those few rows. Equal hashes of two different senders — as unlikely as two people sharing a
-    member_id, which is itself a 64-bit digest — would make two runs one."""
+    Only integers leave DuckDB: the row, the group and the sender as the integers their ids spell (msg2.group_no,
+    sender_no: equal exactly when the ids are), the time. Fetching the three id strings of millions of rows and
+    sorting by them cost more than all the rest (M: 2.2 s of fetch, 1.5 s of sort per 5 M messages; now 0.3 s and
+    0.5 s). DuckDB's hash() is no substitute: two of the 5 M message ids at M share one. The message_id, which
+    orders same-second messages of a group, is fetched only for those few rows."""
     conn.execute("CREATE OR REPLACE TEMP TABLE first_resp (rid BIGINT, nx TIMESTAMPTZ)")
     n = conn.execute("SELECT count(*) FROM msg2").fetchone()[0]
     buckets = max(1, -(-n // FIRST_RESPONSE_CHUNK_ROWS))
     for b in range(buckets):
-        # the bucket numbers are our own integers, inlined: as bound parameters the scan is 5× slower. The group's
-        # hash is a column of msg2 (hashed once): filtering on it reads that one column for every row, the others
-        # only for the bucket's rows
+        # the bucket numbers are our own integers, inlined: as bound parameters the scan is 5× slower. Filtering on
+        # the group's number reads that one column for every row, the others only for the bucket's rows (group_no is
+        # md5 bits: uniform over the buckets)
         speech = conn.execute(
-            "SELECT rowid AS rid, group_hash AS g, hash(sender_member_id) AS s, sent_at, is_question FROM msg2 "
-            f"WHERE group_hash % {int(buckets)} = {int(b)} "
-            "AND sender_member_id IS NOT NULL AND kind NOT IN ('system', 'recall')"
+            "SELECT rowid AS rid, group_no AS g, sender_no AS s, sent_at, is_question FROM msg2 "
+            f"WHERE group_no % {int(buckets)} = {int(b)} "
+            "AND sender_no IS NOT NULL AND kind NOT IN ('system', 'recall')"
         ).pl()
         # group order: two stable sorts of integers (faster than one sort by both columns)
         speech = _same_second_by_message_id(conn, speech.sort("sent_at").sort("g", maintain_order=True))

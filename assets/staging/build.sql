@@ -1,14 +1,17 @@
 -- Rebuild the canonical staging tables from the ingest records (after identity.resolve has created temp table
--- key_member(key, member_id, confidence)). Statements are separated by ';' at line end. build.rebuild_staging runs
--- every temp-table statement first and then the INSERT INTO staging./ops. statements, in file order, in one
--- transaction: a staging write may read temp tables and staging tables written above it, never the other way.
+-- key_member(key, member_id, confidence, member_no) and macro id_bits). Statements are separated by ';' at line
+-- end. build.rebuild_staging runs every temp-table statement first and then the INSERT INTO staging./ops.
+-- statements, in file order, in one transaction: a staging write may read temp tables and staging tables written
+-- above it, never the other way.
 
 -- groups ------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE TEMP TABLE grp_key AS
-SELECT DISTINCT group_key, 'g_' || substr(md5(group_key), 1, 16) AS group_id FROM (
-    SELECT group_key FROM ingest.groups UNION ALL SELECT group_key FROM ingest.messages
-    UNION ALL SELECT group_key FROM ingest.group_events UNION ALL SELECT group_key FROM ingest.wecom_members
-) WHERE group_key IS NOT NULL;
+SELECT group_key, group_id, id_bits(group_id) AS group_no FROM (
+    SELECT DISTINCT group_key, 'g_' || substr(md5(group_key), 1, 16) AS group_id FROM (
+        SELECT group_key FROM ingest.groups UNION ALL SELECT group_key FROM ingest.messages
+        UNION ALL SELECT group_key FROM ingest.group_events UNION ALL SELECT group_key FROM ingest.wecom_members
+    ) WHERE group_key IS NOT NULL
+);
 
 CREATE OR REPLACE TEMP TABLE snap AS
 SELECT g.*, coalesce(
@@ -48,7 +51,7 @@ CREATE OR REPLACE TEMP TABLE msg2 AS
 SELECT m.message_id, gk.group_id, km.member_id AS sender_member_id, m.sent_at, m.kind, m.length, m.is_question,
        coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_id = gom.owner_member_id, FALSE) AS is_owner,
        m.source_format, m.source_file_sha256, m.recalls_message_id,
-       hash(gk.group_id) AS group_hash  -- build.first_responses splits the groups into buckets by it
+       gk.group_no, km.member_no AS sender_no  -- the ids as integers, for build.first_responses
 FROM msg m JOIN grp_key gk USING (group_key)
 LEFT JOIN key_member km ON km.key = m.sender_key
 LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;

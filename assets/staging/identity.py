@@ -14,7 +14,7 @@ WEAK_TYPES = ("nickname_in_group", "distributor_name", "owner")
 
 
 def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
-    """Build temp table ``key_member(key, member_id, confidence)`` for every key referenced anywhere. Returns the
+    """Build temp table ``key_member(key, member_id, confidence, member_no)`` for every key referenced anywhere. Returns the
     number of propagation rounds used."""
     conn.execute(
         """
@@ -61,8 +61,13 @@ def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
             break
     conn.execute(
         """
+        -- a member_id or group_id ('m_' / 'g_' and 16 hex digits) as the 64-bit integer it spells: equal exactly
+        -- when the ids are equal, so steps that only compare ids (build.first_responses) can move integers
+        CREATE OR REPLACE TEMP MACRO id_bits(id) AS ('0x' || substr(id, 3))::UBIGINT;
+
         CREATE OR REPLACE TEMP TABLE key_member AS
-        SELECT key, 'm_' || substr(md5(comp), 1, 16) AS member_id, 'high' AS confidence FROM id_lbl;
+        SELECT key, member_id, 'high' AS confidence, id_bits(member_id) AS member_no
+        FROM (SELECT key, 'm_' || substr(md5(comp), 1, 16) AS member_id FROM id_lbl);
 
         -- nickname within a group → the one member who used it there (else a low-confidence member of its own)
         CREATE OR REPLACE TEMP TABLE nick_member AS
@@ -84,8 +89,8 @@ def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
         FROM (SELECT name_key, key, sum(n) AS n FROM ingest.seller_names GROUP BY ALL) s
         JOIN key_member km ON km.key = s.key GROUP BY name_key;
 
-        INSERT INTO key_member SELECT key, member_id, 'low' FROM nick_member;
-        INSERT INTO key_member SELECT key, member_id, 'low' FROM dist_member
+        INSERT INTO key_member SELECT key, member_id, 'low', id_bits(member_id) FROM nick_member;
+        INSERT INTO key_member SELECT key, member_id, 'low', id_bits(member_id) FROM dist_member
             WHERE key NOT IN (SELECT key FROM key_member);
         """
     )

@@ -38,9 +38,14 @@ def test_first_response_order_and_runs(monkeypatch, chunk_rows):
         "is_question BOOLEAN, kind VARCHAR)"
     )
     conn.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", ROWS)
+    # the ids as identity.resolve and build.sql make them: 'g_' / 'm_' + 16 hex digits, and their numbers
+    conn.execute("CREATE TEMP MACRO id_bits(id) AS ('0x' || substr(id, 3))::UBIGINT")
     conn.execute(
         "CREATE TEMP TABLE msg2 AS SELECT message_id, group_id, sender_member_id, "
-        "('2026-01-06 ' || t)::TIMESTAMPTZ AS sent_at, kind, is_question, hash(group_id) AS group_hash FROM src"
+        "('2026-01-06 ' || t)::TIMESTAMPTZ AS sent_at, kind, is_question, id_bits(group_id) AS group_no, "
+        "id_bits(sender_member_id) AS sender_no FROM (SELECT * EXCLUDE (group_id, sender_member_id), "
+        "'g_' || substr(md5(group_id), 1, 16) AS group_id, 'm_' || substr(md5(sender_member_id), 1, 16) "
+        "AS sender_member_id FROM src)"
     )
     build.first_responses(conn)
     got = dict(
@@ -51,4 +56,4 @@ def test_first_response_order_and_runs(monkeypatch, chunk_rows):
     assert got == EXPECTED
     if chunk_rows == 2:  # the three groups really were split over several buckets
         n = len(ROWS)
-        assert conn.execute(f"SELECT count(DISTINCT group_hash % {-(-n // 2)}) FROM msg2").fetchone()[0] >= 2
+        assert conn.execute(f"SELECT count(DISTINCT group_no % {-(-n // 2)}) FROM msg2").fetchone()[0] >= 2

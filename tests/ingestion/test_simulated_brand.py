@@ -86,7 +86,7 @@ def test_staging_shapes_match_truth(sim_home):
 
 @pytest.mark.slow
 def test_first_responses_do_not_depend_on_the_bucketing(sim_home, monkeypatch):
-    """First responses are computed per bucket of groups (by the group's hash, to bound memory at L). Many small
+    """First responses are computed per bucket of groups (by the group's number, to bound memory at L). Many small
     buckets must give exactly what one bucket gives: no group split across buckets, none left out."""
     from assets.staging import build
 
@@ -103,7 +103,7 @@ def test_first_responses_do_not_depend_on_the_bucketing(sim_home, monkeypatch):
         build.rebuild_staging(conn)
         buckets.append(
             conn.execute(
-                f"SELECT count(DISTINCT group_hash % {max(1, -(-n // chunk))}) FROM msg2"
+                f"SELECT count(DISTINCT group_no % {max(1, -(-n // chunk))}) FROM msg2"
             ).fetchone()[0]
         )
         results.append(conn.execute(q).fetchall())
