@@ -35,9 +35,13 @@ FROM grp_owner o JOIN key_member km ON km.key = coalesce(o.wecom_owner, o.wechat
 
 -- messages ----------------------------------------------------------------------------------------------------
 -- a message in several exports (overlapping chat exports) counts once: its first (file, line) wins. Hash
--- aggregation finds the few duplicated ids; only those are ranked (no sort of millions of rows)
+-- aggregation finds the few duplicated ids; only those are ranked (no sort of millions of rows). Aggregating the
+-- ids' 64-bit hashes first and the strings only where a hash repeats (a true duplicate or a rare collision,
+-- which the second grouping drops) halves the cost of grouping millions of strings
 CREATE OR REPLACE TEMP TABLE msg_dup AS
-SELECT message_id FROM ingest.messages GROUP BY message_id HAVING count(*) > 1;
+SELECT message_id FROM ingest.messages
+WHERE hash(message_id) IN (SELECT hash(message_id) FROM ingest.messages GROUP BY 1 HAVING count(*) > 1)
+GROUP BY message_id HAVING count(*) > 1;
 
 CREATE OR REPLACE TEMP VIEW msg AS  -- read once, into msg2 (a view: no extra copy of millions of rows)
 SELECT m.* FROM ingest.messages m ANTI JOIN msg_dup d USING (message_id)

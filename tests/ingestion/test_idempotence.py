@@ -176,3 +176,25 @@ def test_a_batch_that_fails_on_the_reader_thread_is_retried_file_by_file(home, m
     ]
     orders = {o for (o,) in home.q("SELECT order_id FROM staging.orders WHERE source = 'shopify'")}
     assert orders == {"shopify:#1001", "shopify:#1002"}
+
+
+def test_a_message_in_overlapping_exports_counts_once(home):
+    """Two archive exports that share messages (an export window overlapping the previous one): each message is
+    staged once, from its first (file, line) — here the shared ones by the smaller file sha256."""
+    import hashlib
+
+    lines = (FIX / "wecom_archive_20240610.jsonl").read_bytes().splitlines(keepends=True)
+    a, b = b"".join(lines[0:3]), b"".join(lines[1:4])  # messages 1-3 and 2-4
+    home.drop("2024-06-10/wecom/archive_a.jsonl", a)
+    home.drop("2024-06-17/wecom/archive_b.jsonl", b)
+    home.run()
+    assert home.one("SELECT count(*) FROM ingest.messages") == 6
+    rows = home.q("SELECT message_id, source_file_sha256 FROM staging.messages ORDER BY message_id")
+    sha_a, sha_b = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
+    first = min(sha_a, sha_b)
+    assert rows == [
+        ("wecom:6530000000000000001_1718000000", sha_a),
+        ("wecom:6530000000000000002_1718000100", first),
+        ("wecom:6530000000000000003_1718000200", first),
+        ("wecom:6530000000000000004_1718000300", sha_b),
+    ]
