@@ -14,10 +14,13 @@ WEAK_TYPES = ("nickname_in_group", "distributor_name", "owner")
 
 
 def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
-    """Build temp table ``key_member(key, member_id, confidence, member_no)`` for every key referenced anywhere. Returns the
-    number of propagation rounds used."""
+    """Build temp table ``key_member(key, member_id, confidence, member_no)`` for every key referenced anywhere.
+    Returns the number of propagation rounds used."""
+    # the key's type (before the ':', the whole key if it has none) is a weak one: prefix tests, not split_part on
+    # every row (which cost 40 % of the statement below)
+    weak = " OR ".join(f"key LIKE '{t}:%' OR key = '{t}'" for t in WEAK_TYPES)
     conn.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE id_nodes AS
         SELECT DISTINCT key FROM (
             SELECT key FROM ingest.id_keys
@@ -29,7 +32,7 @@ def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
             UNION ALL SELECT member_key FROM ingest.wecom_members UNION ALL SELECT inviter_key FROM ingest.wecom_members
             UNION ALL SELECT key FROM ingest.nick_links UNION ALL SELECT key FROM ingest.seller_names
             UNION ALL SELECT referrer_key FROM ingest.referrals UNION ALL SELECT referee_key FROM ingest.referrals
-        ) WHERE key IS NOT NULL AND split_part(key, ':', 1) NOT IN ('nickname_in_group', 'distributor_name', 'owner');
+        ) WHERE key IS NOT NULL AND NOT ({weak});
 
         CREATE OR REPLACE TEMP TABLE id_e AS
         SELECT DISTINCT a, b FROM (
