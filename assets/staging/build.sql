@@ -94,23 +94,26 @@ SELECT member_id, id_type, id_hash, source_format, CASE WHEN bool_or(confidence 
 FROM ident GROUP BY member_id, id_type, id_hash, source_format;
 
 -- orders: the newest export of an order wins (late refunds arrive in a later export) ------------------------------
+-- (the staging rows are made here, among the temp tables, and only copied inside the write transaction: joining
+-- there took 1.26 s at M, this 0.33 + 0.57 s)
 CREATE OR REPLACE TEMP TABLE ord AS
-SELECT * EXCLUDE (rn) FROM (
-    SELECT o.*, row_number() OVER (PARTITION BY o.order_id
-        ORDER BY o.export_ts DESC NULLS LAST, m.first_seen_at DESC, m.file_name DESC, o.source_line DESC) AS rn
-    FROM ingest.orders o JOIN landing.manifest m ON m.file_sha256 = o.source_file_sha256
-) WHERE rn = 1;
-
-INSERT INTO staging.orders BY NAME
 SELECT o.order_id, o.source, o.source_order_no, kb.member_id AS member_id, o.order_type, o.status, o.is_paid,
        o.created_at, o.paid_at, o.completed_at, o.items_amount, o.freight, o.discount_amount, o.receivable_amount,
        o.paid_amount, o.refund_status, o.refund_amount, o.net_amount,
        coalesce(ks.member_id, kn.member_id) AS seller_member_id, o.is_leader_order, NULL AS group_id, o.item_count,
        o.source_file_sha256, o.source_line, o.export_ts, o.status_raw
-FROM ord o
+FROM (
+    SELECT * EXCLUDE (rn) FROM (
+        SELECT o.*, row_number() OVER (PARTITION BY o.order_id
+            ORDER BY o.export_ts DESC NULLS LAST, m.first_seen_at DESC, m.file_name DESC, o.source_line DESC) AS rn
+        FROM ingest.orders o JOIN landing.manifest m ON m.file_sha256 = o.source_file_sha256
+    ) WHERE rn = 1
+) o
 LEFT JOIN key_member kb ON kb.key = o.buyer_key
 LEFT JOIN key_member ks ON ks.key = o.seller_key
 LEFT JOIN key_member kn ON kn.key = o.seller_name_key;
+
+INSERT INTO staging.orders BY NAME SELECT * FROM ord;
 
 -- order lines: the lines of an order come from the newest file that lists it
 INSERT INTO staging.order_lines BY NAME
