@@ -11,6 +11,9 @@ from __future__ import annotations
 import duckdb
 
 WEAK_TYPES = ("nickname_in_group", "distributor_name", "owner")
+# a member_id or group_id ('m_' / 'g_' and 16 hex digits) as the 64-bit integer it spells: equal exactly when the ids
+# are equal, so steps that only compare ids (build.first_responses) can move integers. Used by resolve and build.sql.
+ID_BITS_MACRO = "CREATE OR REPLACE TEMP MACRO id_bits(id) AS ('0x' || substr(id, 3))::UBIGINT"
 
 
 def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
@@ -62,12 +65,9 @@ def resolve(conn: duckdb.DuckDBPyConnection, max_rounds: int = 50) -> int:
         conn.execute("CREATE OR REPLACE TEMP TABLE id_lbl AS SELECT * FROM id_lbl2")
         if changed == 0:
             break
+    conn.execute(ID_BITS_MACRO)
     conn.execute(
         """
-        -- a member_id or group_id ('m_' / 'g_' and 16 hex digits) as the 64-bit integer it spells: equal exactly
-        -- when the ids are equal, so steps that only compare ids (build.first_responses) can move integers
-        CREATE OR REPLACE TEMP MACRO id_bits(id) AS ('0x' || substr(id, 3))::UBIGINT;
-
         CREATE OR REPLACE TEMP TABLE key_member AS
         SELECT key, member_id, 'high' AS confidence, id_bits(member_id) AS member_no
         FROM (SELECT key, 'm_' || substr(md5(comp), 1, 16) AS member_id FROM id_lbl);

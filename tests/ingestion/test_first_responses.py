@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from assets.staging import build
+from assets.staging.identity import ID_BITS_MACRO
 
 # (message_id, group, sender, time on 2026-01-06, is_question, kind) in insertion order
 ROWS = [
@@ -39,7 +40,7 @@ def test_first_response_order_and_runs(monkeypatch, chunk_rows):
     )
     conn.executemany("INSERT INTO src VALUES (?, ?, ?, ?, ?, ?)", ROWS)
     # the ids as identity.resolve and build.sql make them: 'g_' / 'm_' + 16 hex digits, and their numbers
-    conn.execute("CREATE TEMP MACRO id_bits(id) AS ('0x' || substr(id, 3))::UBIGINT")
+    conn.execute(ID_BITS_MACRO)
     conn.execute(
         "CREATE TEMP TABLE msg2 AS SELECT message_id, group_id, sender_member_id, "
         "('2026-01-06 ' || t)::TIMESTAMPTZ AS sent_at, kind, is_question, id_bits(group_id) AS group_no, "
