@@ -262,7 +262,8 @@ def main() -> None:
     print(f"- staging rows: {json.dumps(ing['counts'])}")
     if ing.get("load_top"):
         print(
-            "\nload by format (s; read on the worker thread + write; a read overlaps the previous batch's write): "
+            "\nload by format (s; read on a worker thread + write; reads run beside other batches' reads and "
+            "writes, so these add up to more than the load): "
             + ", ".join(f"{k} {v:.1f}" for k, v in ing["load_top"])
         )
     if ing.get("build_top"):
