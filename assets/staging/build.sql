@@ -51,12 +51,26 @@ SELECT * EXCLUDE (rn) FROM (
     FROM ingest.messages m SEMI JOIN msg_dup d USING (message_id)
 ) WHERE rn = 1;
 
+-- msg2 holds what the statements below need and is as narrow as it can be: at L it has ~50 M rows in memory, and
+-- with the group and sender ids, the file hash and the format as strings it took ~290 bytes a row (~15 GB, more
+-- than the build's memory beside everything else). Groups, senders and files are numbers here — group_no and
+-- sender_no are the 64 bits the g_/m_ ids spell, file_no numbers msg_file — and become ids again only in the
+-- statements that write them, through the small maps grp_no, mem_no and msg_file
+CREATE OR REPLACE TEMP TABLE msg_file AS
+SELECT (row_number() OVER (ORDER BY source_file_sha256, source_format))::INTEGER AS file_no, source_file_sha256,
+       source_format
+FROM (SELECT DISTINCT source_file_sha256, source_format FROM ingest.messages);
+
+CREATE OR REPLACE TEMP TABLE grp_no AS SELECT DISTINCT group_no, group_id FROM grp_key;
+
+CREATE OR REPLACE TEMP TABLE mem_no AS SELECT DISTINCT member_no, member_id FROM key_member;
+
 CREATE OR REPLACE TEMP TABLE msg2 AS
-SELECT m.message_id, gk.group_id, km.member_id AS sender_member_id, m.sent_at, m.kind, m.length, m.is_question,
+SELECT m.message_id, gk.group_no, km.member_no AS sender_no, m.sent_at, m.kind, m.length, m.is_question,
        coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_id = gom.owner_member_id, FALSE) AS is_owner,
-       m.source_format, m.source_file_sha256, m.recalls_message_id,
-       gk.group_no, km.member_no AS sender_no  -- the ids as integers, for build.first_responses
+       f.file_no, m.recalls_message_id
 FROM msg m JOIN grp_key gk USING (group_key)
+JOIN msg_file f USING (source_file_sha256, source_format)
 LEFT JOIN key_member km ON km.key = m.sender_key
 LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
 
@@ -174,22 +188,25 @@ WHERE s.next_sha IS NOT NULL
 -- personal WeChat: the owner is there from the first event; members who simply start to talk joined organically
 INSERT INTO gm
 SELECT gk.group_id, gom.owner_member_id, 'join', least(min(m.sent_at), coalesce(min(go.created_at), min(m.sent_at))),
-       'owner', NULL, any_value(m.source_format), NULL, NULL
+       'owner', NULL, any_value(f.source_format), NULL, NULL
 FROM grp_owner_member gom JOIN grp_key gk USING (group_key)
-JOIN msg2 m ON m.group_id = gk.group_id
+JOIN msg2 m ON m.group_no = gk.group_no
+JOIN msg_file f USING (file_no)
 LEFT JOIN grp_owner go ON go.group_key = gom.group_key
 WHERE NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = gk.group_id AND gm.member_id = gom.owner_member_id
                   AND gm.event = 'join')
 GROUP BY gk.group_id, gom.owner_member_id;
 
 INSERT INTO gm
-SELECT m.group_id, m.sender_member_id, 'join', min(m.sent_at), 'organic', NULL, any_value(m.source_format),
-       arg_min(m.source_file_sha256, m.sent_at), NULL
-FROM msg2 m
-WHERE m.sender_member_id IS NOT NULL AND m.source_format <> 'wecom_archive'
-  AND NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = m.group_id AND gm.member_id = m.sender_member_id
+SELECT g.group_id, p.member_id, 'join', min(m.sent_at), 'organic', NULL, any_value(f.source_format),
+       arg_min(f.source_file_sha256, m.sent_at), NULL
+FROM msg2 m JOIN msg_file f USING (file_no)
+JOIN grp_no g USING (group_no)
+JOIN mem_no p ON p.member_no = m.sender_no
+WHERE f.source_format <> 'wecom_archive'
+  AND NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = g.group_id AND gm.member_id = p.member_id
                   AND gm.event = 'join' AND gm.event_at <= m.sent_at)
-GROUP BY m.group_id, m.sender_member_id;
+GROUP BY g.group_id, p.member_id;
 
 INSERT INTO staging.group_memberships
 SELECT DISTINCT group_id, member_id, event, event_at, scene, inviter_member_id, source_format, source_file_sha256,
@@ -197,21 +214,24 @@ SELECT DISTINCT group_id, member_id, event, event_at, scene, inviter_member_id, 
 FROM gm WHERE event_at IS NOT NULL;
 
 -- messages: recalls, staff, first responses (no text anywhere) ------------------------------------------------
-CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT member_id FROM ident WHERE is_staff;
+CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT id_bits(member_id) AS member_no FROM ident WHERE is_staff;
 
 -- A question's first response is the first later message (group order sent_at, message_id) by someone else: the
 -- start of the next run of speech (a run: consecutive messages of one sender). Computed by build.first_responses
 -- (one sort of the speech rows in polars) into temp table first_resp(rid, nx), rid being msg2's row, joined here.
 -- @@ first_responses
 INSERT INTO staging.messages
-SELECT m.message_id, m.group_id, m.sender_member_id, m.sent_at, m.kind, m.length, m.is_question, m.is_owner,
-       (st.member_id IS NOT NULL) AS is_staff,
+SELECT m.message_id, g.group_id, p.member_id AS sender_member_id, m.sent_at, m.kind, m.length, m.is_question,
+       m.is_owner, (st.member_no IS NOT NULL) AS is_staff,
        (r.recalls_message_id IS NOT NULL) AS is_recalled,
        fr.nx AS first_response_at,
        epoch(fr.nx) - epoch(m.sent_at) AS first_response_seconds,
-       m.source_format, m.source_file_sha256
+       f.source_format, f.source_file_sha256
 FROM msg2 m
-LEFT JOIN staff st ON st.member_id = m.sender_member_id
+JOIN grp_no g USING (group_no)
+JOIN msg_file f USING (file_no)
+LEFT JOIN mem_no p ON p.member_no = m.sender_no
+LEFT JOIN staff st ON st.member_no = m.sender_no
 LEFT JOIN (SELECT DISTINCT recalls_message_id FROM msg2 WHERE recalls_message_id IS NOT NULL) r
        ON r.recalls_message_id = m.message_id
 LEFT JOIN first_resp fr ON fr.rid = m.rowid;
@@ -225,8 +245,11 @@ FROM grp_key gk
 LEFT JOIN grp_owner o USING (group_key)
 LEFT JOIN grp_owner_member gom USING (group_key)
 LEFT JOIN (
-    SELECT group_id, min(t) AS first_at, max(t) AS last_at FROM (
-        SELECT group_id, sent_at AS t FROM msg2 UNION ALL SELECT group_id, event_at FROM gm
+    SELECT group_id, min(first_at) AS first_at, max(last_at) AS last_at FROM (
+        SELECT g.group_id, m.first_at, m.last_at
+        FROM (SELECT group_no, min(sent_at) AS first_at, max(sent_at) AS last_at FROM msg2 GROUP BY group_no) m
+        JOIN grp_no g USING (group_no)
+        UNION ALL SELECT group_id, event_at, event_at FROM gm
     ) GROUP BY group_id
 ) ev ON ev.group_id = gk.group_id;
 
@@ -253,18 +276,25 @@ WHERE referrer_member_id <> referee_member_id AND referred_at IS NOT NULL
 GROUP BY referrer_member_id, referee_member_id, channel;
 
 -- members -----------------------------------------------------------------------------------------------------
+-- every sender, with their first message (per number, then the ids: one small join instead of one per message)
+CREATE OR REPLACE TEMP TABLE msg_sender AS
+SELECT p.member_id, min(m.first_at) AS first_at
+FROM (SELECT sender_no, min(sent_at) AS first_at FROM msg2 GROUP BY sender_no) m
+JOIN mem_no p ON p.member_no = m.sender_no
+GROUP BY p.member_id;
+
 INSERT INTO staging.members
 WITH mem AS (
     SELECT DISTINCT member_id FROM key_member
     WHERE member_id IN (SELECT member_id FROM ident UNION SELECT member_id FROM gm
-                        UNION SELECT sender_member_id FROM msg2 UNION SELECT member_id FROM staging.orders)
+                        UNION SELECT member_id FROM msg_sender UNION SELECT member_id FROM staging.orders)
 ), seen AS (
     SELECT member_id, min(t) AS t FROM (
         SELECT member_id, first_seen_at AS t FROM ident
         UNION ALL SELECT member_id, customer_since FROM ident
         UNION ALL SELECT member_id, event_at FROM gm WHERE event = 'join'
         UNION ALL SELECT member_id, created_at FROM staging.orders
-        UNION ALL SELECT sender_member_id, sent_at FROM msg2
+        UNION ALL SELECT member_id, first_at FROM msg_sender
     ) GROUP BY member_id
 )
 SELECT mem.member_id, nm.name_masked, nm.phone_masked, coalesce(i.is_staff, FALSE), seen.t, i.customer_since,
