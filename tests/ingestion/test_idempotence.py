@@ -198,3 +198,32 @@ def test_a_message_in_overlapping_exports_counts_once(home):
         ("wecom:6530000000000000003_1718000200", first),
         ("wecom:6530000000000000004_1718000300", sha_b),
     ]
+
+
+def test_a_rebuild_reports_the_earliest_row_it_changed(home):
+    """``staging_rebuild_changes``: on the first build (nothing staged before) every tracked row is new, so the
+    earliest event of all of them; a rebuild that changes nothing, NULL; a late refund, that order's time."""
+    from assets.staging import build
+
+    def changed():
+        return home.one("SELECT first_changed_at FROM staging_rebuild_changes")
+
+    def earliest_tracked():
+        return home.one(
+            "SELECT min(t) FROM (SELECT created_at AS t FROM staging.orders UNION ALL SELECT event_at FROM "
+            "staging.group_memberships UNION ALL SELECT referred_at FROM staging.referrals)"
+        )
+
+    for name in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl"):
+        home.drop_fixture(name)
+    assert home.run().rebuilt
+    first = changed()
+    assert first is not None and first == earliest_tracked()
+
+    build.rebuild_staging(home.conn)
+    assert changed() is None
+
+    home.drop("2024-10-21/youzan/订单数据.csv", _reexport("20.00"))
+    assert home.run().rebuilt
+    oid = "youzan:E20241004114200000000001"
+    assert changed() == home.one("SELECT created_at FROM staging.orders WHERE order_id = ?", [oid])
