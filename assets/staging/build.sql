@@ -129,18 +129,34 @@ LEFT JOIN key_member kn ON kn.key = o.seller_name_key;
 
 INSERT INTO staging.orders BY NAME SELECT * FROM ord;
 
--- order lines: the lines of an order come from the newest file that lists it
+-- order lines: the lines of an order come from the newest file that lists it (newest by the file's first sighting,
+-- then its name; equal ones: the smallest hash), and a line number repeated in that file counts once, from its
+-- first line. Files are ranked once (a few thousand), each order picks its best file by aggregation, and only
+-- repeated line numbers are looked at — no window over every line (23 s at L)
+CREATE OR REPLACE TEMP TABLE line_file_rank AS
+SELECT file_sha256, row_number() OVER (ORDER BY first_seen_at ASC NULLS FIRST, file_name ASC NULLS FIRST,
+                                                file_sha256 DESC) AS r
+FROM landing.manifest WHERE file_sha256 IN (SELECT DISTINCT source_file_sha256 FROM ingest.order_lines);
+
+CREATE OR REPLACE TEMP TABLE line_win AS
+SELECT l.order_id, arg_max(l.source_file_sha256, f.r) AS sha
+FROM (SELECT DISTINCT order_id, source_file_sha256 FROM ingest.order_lines) l
+JOIN line_file_rank f ON f.file_sha256 = l.source_file_sha256
+GROUP BY l.order_id;
+
+CREATE OR REPLACE TEMP TABLE line_dup AS
+SELECT l.order_id, l.line_no, l.source_file_sha256 AS sha, min(l.source_line) AS keep
+FROM ingest.order_lines l SEMI JOIN line_win w ON w.order_id = l.order_id AND w.sha = l.source_file_sha256
+GROUP BY ALL HAVING count(*) > 1;
+
 INSERT INTO staging.order_lines BY NAME
 SELECT l.order_id, l.line_no, l.product_name, l.unit_price, l.quantity, l.line_amount, l.refund_status,
        coalesce(l.refund_amount, 0) AS refund_amount, ks.member_id AS seller_member_id, l.source_file_sha256,
        l.source_line
-FROM (
-    SELECT l.*, dense_rank() OVER (PARTITION BY l.order_id
-        ORDER BY m.first_seen_at DESC, m.file_name DESC, l.source_file_sha256) AS fr
-    FROM ingest.order_lines l JOIN landing.manifest m ON m.file_sha256 = l.source_file_sha256
-) l LEFT JOIN key_member ks ON ks.key = l.seller_key
-WHERE l.fr = 1
-QUALIFY row_number() OVER (PARTITION BY l.order_id, l.line_no ORDER BY l.source_line) = 1;
+FROM ingest.order_lines l SEMI JOIN line_win w ON w.order_id = l.order_id AND w.sha = l.source_file_sha256
+LEFT JOIN key_member ks ON ks.key = l.seller_key
+WHERE NOT EXISTS (SELECT 1 FROM line_dup d WHERE d.order_id = l.order_id AND d.line_no IS NOT DISTINCT FROM l.line_no
+                  AND d.sha = l.source_file_sha256 AND d.keep <> l.source_line);
 
 -- group memberships -------------------------------------------------------------------------------------------
 CREATE OR REPLACE TEMP TABLE gm AS
