@@ -110,7 +110,11 @@ def test_a_failed_rebuild_leaves_the_previous_staging_tables(home, monkeypatch, 
 
     from assets.staging import build
 
-    for name in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl"):
+    for name in (
+        "youzan_orders_bom.csv",
+        "桃子团购群_12345678901@chatroom.csv",
+        "wecom_archive_20240610.jsonl",
+    ):
         home.drop_fixture(name)
     home.run()
     before = _snapshot(home)
@@ -134,7 +138,10 @@ def test_a_failed_rebuild_leaves_the_previous_staging_tables(home, monkeypatch, 
     monkeypatch.undo()
 
     # the last staging write breaks a NOT NULL column: the writes before it (orders, messages, …) roll back too
-    sql = build.BUILD_SQL.read_text(encoding="utf-8") + "\nINSERT INTO staging.members (member_id) VALUES (NULL);\n"
+    sql = (
+        build.BUILD_SQL.read_text(encoding="utf-8")
+        + "\nINSERT INTO staging.members (member_id) VALUES (NULL);\n"
+    )
     broken = tmp_path / "build.sql"
     broken.write_text(sql, encoding="utf-8")
     monkeypatch.setattr(build, "BUILD_SQL", broken)
@@ -169,8 +176,12 @@ def test_a_batch_that_fails_on_the_reader_thread_is_retried_file_by_file(home, m
     assert ["a/orders_a.csv", "b/orders_b.csv"] in calls and ["b/orders_b.csv"] in calls
     by_name = {f.file_name: f for f in r.load.files}
     assert by_name["a/orders_a.csv"].rows_loaded == 3 and by_name["a/orders_a.csv"].problem is None
-    assert by_name["b/orders_b.csv"].rows_loaded == 0 and "reader blew up" in by_name["b/orders_b.csv"].problem
-    assert by_name["youzan_orders_bom.csv"].problem is None and by_name["youzan_orders_bom.csv"].rows_loaded > 0
+    assert (
+        by_name["b/orders_b.csv"].rows_loaded == 0 and "reader blew up" in by_name["b/orders_b.csv"].problem
+    )
+    assert (
+        by_name["youzan_orders_bom.csv"].problem is None and by_name["youzan_orders_bom.csv"].rows_loaded > 0
+    )
     assert home.q("SELECT reason_code FROM quarantine.rows WHERE file_name = 'b/orders_b.csv'") == [
         ("contract_violation",)
     ]
@@ -214,7 +225,11 @@ def test_a_rebuild_reports_the_earliest_row_it_changed(home):
             "staging.group_memberships UNION ALL SELECT referred_at FROM staging.referrals)"
         )
 
-    for name in ("youzan_orders_bom.csv", "桃子团购群_12345678901@chatroom.csv", "wecom_archive_20240610.jsonl"):
+    for name in (
+        "youzan_orders_bom.csv",
+        "桃子团购群_12345678901@chatroom.csv",
+        "wecom_archive_20240610.jsonl",
+    ):
         home.drop_fixture(name)
     assert home.run().rebuilt
     first = changed()
@@ -227,3 +242,64 @@ def test_a_rebuild_reports_the_earliest_row_it_changed(home):
     assert home.run().rebuilt
     oid = "youzan:E20241004114200000000001"
     assert changed() == home.one("SELECT created_at FROM staging.orders WHERE order_id = ?", [oid])
+
+
+def _lines_export(rows: list[tuple[str, str, str, str]]) -> bytes:
+    """A 商品数据 export like the fixture's, one row per (order no, product, unit price, quantity)."""
+    text = (FIX / "youzan_order_lines.csv").read_bytes().decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text)))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    for order_no, product, price, qty in rows:
+        row = [""] * len(header)
+        amount = f"{Decimal(price) * int(qty):.2f}"
+        for col, v in (
+            ("订单号", order_no),
+            ("商品名称", product),
+            ("商品单价", price),
+            ("商品数量", qty),
+            ("商品金额小计", amount),
+            ("商品实际成交金额", amount),
+            ("商品已退款金额", "0"),
+        ):
+            row[header.index(col)] = v
+        w.writerow(row)
+    return b"\xef\xbb\xbf" + buf.getvalue().encode()
+
+
+def test_an_orders_lines_come_from_the_newest_file_that_lists_it(home):
+    """A later 商品数据 export replaces an order's lines (all of them: a line it no longer lists is gone); an order it
+    does not list keeps the lines of the file that last did. Files of one run: the later name wins."""
+    one, three = "E20241004114200000000001", "E20241006100000000000003"
+
+    def lines():
+        return home.q(
+            "SELECT order_id, line_no, product_name, quantity FROM staging.order_lines ORDER BY order_id, line_no"
+        )
+
+    home.drop_fixture("youzan_order_lines.csv", "2024-10-07/youzan/商品数据.csv")
+    home.run()
+    assert lines() == [(f"youzan:{one}", 1, "桃子", 1), (f"youzan:{three}", 1, "梨", 2)]
+
+    home.drop(
+        "2024-10-14/youzan/商品数据.csv",
+        _lines_export([(one, "苹果", "10.00", "3"), (one, "桃子", "89.90", "2")]),
+    )
+    home.run()
+    assert lines() == [
+        (f"youzan:{one}", 1, "苹果", 3),
+        (f"youzan:{one}", 2, "桃子", 2),
+        (f"youzan:{three}", 1, "梨", 2),
+    ]
+
+    home.drop("2024-10-21/youzan/商品数据 (2).csv", _lines_export([(three, "梨", "60.00", "7")]))
+    home.drop(
+        "2024-10-21/youzan/商品数据 (1).csv",
+        _lines_export([(three, "梨", "60.00", "5"), (one, "桃子", "89.90", "9")]),
+    )
+    home.run()
+    assert lines() == [
+        (f"youzan:{one}", 1, "桃子", 9),
+        (f"youzan:{three}", 1, "梨", 7),
+    ]
