@@ -201,12 +201,18 @@ WHERE s.next_sha IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM ingest.wecom_members w2
                   WHERE w2.group_key = s.group_key AND w2.source_file_sha256 = s.next_sha AND w2.member_key = w.member_key);
 
+-- each group's first and last message (and one file that holds its messages)
+CREATE OR REPLACE TEMP TABLE msg_grp AS
+SELECT group_no, min(sent_at) AS first_at, max(sent_at) AS last_at, any_value(file_no) AS file_no
+FROM msg2 GROUP BY group_no;
+
 -- personal WeChat: the owner is there from the first event; members who simply start to talk joined organically
 INSERT INTO gm
-SELECT gk.group_id, gom.owner_member_id, 'join', least(min(m.sent_at), coalesce(min(go.created_at), min(m.sent_at))),
+SELECT gk.group_id, gom.owner_member_id, 'join',
+       least(min(m.first_at), coalesce(min(go.created_at), min(m.first_at))),
        'owner', NULL, any_value(f.source_format), NULL, NULL
 FROM grp_owner_member gom JOIN grp_key gk USING (group_key)
-JOIN msg2 m ON m.group_no = gk.group_no
+JOIN msg_grp m ON m.group_no = gk.group_no
 JOIN msg_file f USING (file_no)
 LEFT JOIN grp_owner go ON go.group_key = gom.group_key
 WHERE NOT EXISTS (SELECT 1 FROM gm WHERE gm.group_id = gk.group_id AND gm.member_id = gom.owner_member_id
@@ -262,9 +268,7 @@ LEFT JOIN grp_owner o USING (group_key)
 LEFT JOIN grp_owner_member gom USING (group_key)
 LEFT JOIN (
     SELECT group_id, min(first_at) AS first_at, max(last_at) AS last_at FROM (
-        SELECT g.group_id, m.first_at, m.last_at
-        FROM (SELECT group_no, min(sent_at) AS first_at, max(sent_at) AS last_at FROM msg2 GROUP BY group_no) m
-        JOIN grp_no g USING (group_no)
+        SELECT g.group_id, m.first_at, m.last_at FROM msg_grp m JOIN grp_no g USING (group_no)
         UNION ALL SELECT group_id, event_at, event_at FROM gm
     ) GROUP BY group_id
 ) ev ON ev.group_id = gk.group_id;
