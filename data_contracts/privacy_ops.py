@@ -55,15 +55,17 @@ def clear_key_cache() -> None:
 
 def key_series(values: pl.Series, key: bytes, id_type: str) -> pl.Series:
     """``<id_type>:<keyed hash>`` identity keys (null and empty stay null), each distinct value hashed once per
-    process (people repeat across millions of rows and every batch)."""
+    process (people repeat across millions of rows and every batch). The rows are joined to a map of this call's
+    distinct values only — joining them to the whole cache re-hashed millions of cached values on every call (at
+    L the cache holds every sender seen so far)."""
     frame = values.cast(pl.String).rename("v").to_frame()
-    todo = frame.filter(pl.col("v").is_not_null() & (pl.col("v") != "")).unique()
+    batch = frame.filter(pl.col("v").is_not_null() & (pl.col("v") != "")).unique()
     with _KEY_CACHE_LOCK:
         cache = _KEY_CACHE.get((key, id_type))
-        if cache is not None and cache.height + todo.height > KEY_CACHE_MAX_ROWS:
+        if cache is not None and cache.height + batch.height > KEY_CACHE_MAX_ROWS:
             cache = None
-        if cache is not None:
-            todo = todo.join(cache, on="v", how="anti")
+        known = batch.join(cache, on="v", how="inner") if cache is not None else None
+        todo = batch.join(known, on="v", how="anti") if known is not None and known.height else batch
         if todo.height:
             vs = todo["v"].to_list()
             new = pl.DataFrame(
@@ -74,9 +76,10 @@ def key_series(values: pl.Series, key: bytes, id_type: str) -> pl.Series:
             if cache.n_chunks() > 32:
                 cache = cache.rechunk()
             _KEY_CACHE[(key, id_type)] = cache
-    if cache is None:
+            known = new if known is None else pl.concat([known, new])
+    if known is None or known.height == 0:
         return pl.Series(values.name, [None] * values.len(), dtype=pl.String)
-    return frame.join(cache, on="v", how="left", maintain_order="left")["k"].rename(values.name)
+    return frame.join(known, on="v", how="left", maintain_order="left")["k"].rename(values.name)
 
 
 _DIGITS = re.compile(r"\d{5,}")
