@@ -790,7 +790,7 @@ def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.
 
 def _wecom_key(s: pl.Series, ctx: BatchContext) -> pl.Series:
     """WeCom user ids → identity keys: external contacts (``wo…``/``wm…``) vs internal (staff) ids. Keyed per
-    distinct id, then mapped onto the rows (a million messages have a few thousand senders)."""
+    distinct id, then mapped onto the rows (a million WeCom messages at M have ~26 k distinct senders)."""
     ids = s.cast(pl.String).rename("v")
     u = ids.drop_nulls().unique().to_frame()
     is_ext = pl.col("v").str.starts_with("wo") | pl.col("v").str.starts_with("wm")

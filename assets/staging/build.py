@@ -200,7 +200,8 @@ CHANGE_TRACKED = tuple((t, c) for t, c in EVENT_COLUMNS if t != "messages")
 
 def _record_changes(conn: duckdb.DuckDBPyConnection, tracked: list[tuple[str, str]]) -> None:
     """Temp table ``staging_rebuild_changes(first_changed_at)``: the earliest event time among the tracked tables'
-    rows that the rebuild added, removed or altered (NULL when none, or on the first build)."""
+    rows that the rebuild added, removed or altered (NULL when none; NULL too when the staging tables did not exist
+    before this build)."""
     # a table that was empty before (the first build): every row is new, and its earliest event is a plain min() —
     # the two-way EXCEPT ALL would hash every row to find that (1.3 s of an M build)
     was_empty = {t for t, _ in tracked if conn.execute(f"SELECT count(*) = 0 FROM _prev_{t}").fetchone()[0]}

@@ -52,8 +52,9 @@ SELECT * EXCLUDE (rn) FROM (
 ) WHERE rn = 1;
 
 -- msg2 holds what the statements below need and is as narrow as it can be: at L it has ~50 M rows in memory, and
--- with the group and sender ids, the file hash and the format as strings it took ~290 bytes a row (~15 GB, more
--- than the build's memory beside everything else). Groups, senders and files are numbers here — group_no and
+-- with the group and sender ids, the file hash and the format as strings it took ~290 bytes a row (the temp tables
+-- were 1.7 GB at M, so ~15 GB at L, near DuckDB's limit beside the ingest tables: session 18 saw every L build
+-- statement run ~1.5× slower). Groups, senders and files are numbers here — group_no and
 -- sender_no are the 64 bits the g_/m_ ids spell, file_no numbers msg_file — and become ids again only in the
 -- statements that write them, through the small maps grp_no, mem_no and msg_file
 CREATE OR REPLACE TEMP TABLE msg_file AS
@@ -70,7 +71,8 @@ SELECT m.message_id, gk.group_no, km.member_no AS sender_no, m.sent_at, m.kind, 
        coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_id = gom.owner_member_id, FALSE) AS is_owner,
        f.file_no, m.recalls_message_id
 FROM msg m JOIN grp_key gk USING (group_key)
-JOIN msg_file f USING (source_file_sha256, source_format)
+JOIN msg_file f ON f.source_file_sha256 IS NOT DISTINCT FROM m.source_file_sha256
+                AND f.source_format IS NOT DISTINCT FROM m.source_format
 LEFT JOIN key_member km ON km.key = m.sender_key
 LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
 
