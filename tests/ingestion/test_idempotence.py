@@ -6,6 +6,12 @@ from decimal import Decimal
 from pathlib import Path
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
+# one orders export, one WeChat chat export and one WeCom archive: orders, memberships and messages to rebuild
+ORDERS_CHAT_ARCHIVE = (
+    "youzan_orders_bom.csv",
+    "桃子团购群_12345678901@chatroom.csv",
+    "wecom_archive_20240610.jsonl",
+)
 
 
 def _snapshot(home):
@@ -25,11 +31,7 @@ def _snapshot(home):
 
 
 def test_rerun_and_redrop_are_no_ops(home):
-    for name in (
-        "youzan_orders_bom.csv",
-        "桃子团购群_12345678901@chatroom.csv",
-        "wecom_archive_20240610.jsonl",
-    ):
+    for name in ORDERS_CHAT_ARCHIVE:
         home.drop_fixture(name)
     home.run()
     before = _snapshot(home)
@@ -110,11 +112,7 @@ def test_a_failed_rebuild_leaves_the_previous_staging_tables(home, monkeypatch, 
 
     from assets.staging import build
 
-    for name in (
-        "youzan_orders_bom.csv",
-        "桃子团购群_12345678901@chatroom.csv",
-        "wecom_archive_20240610.jsonl",
-    ):
+    for name in ORDERS_CHAT_ARCHIVE:
         home.drop_fixture(name)
     home.run()
     before = _snapshot(home)
@@ -220,16 +218,10 @@ def test_a_rebuild_reports_the_earliest_row_it_changed(home):
         return home.one("SELECT first_changed_at FROM staging_rebuild_changes")
 
     def earliest_tracked():
-        return home.one(
-            "SELECT min(t) FROM (SELECT created_at AS t FROM staging.orders UNION ALL SELECT event_at FROM "
-            "staging.group_memberships UNION ALL SELECT referred_at FROM staging.referrals)"
-        )
+        tables = " UNION ALL ".join(f"SELECT {c} AS t FROM staging.{t}" for t, c in build.CHANGE_TRACKED)
+        return home.one(f"SELECT min(t) FROM ({tables})")
 
-    for name in (
-        "youzan_orders_bom.csv",
-        "桃子团购群_12345678901@chatroom.csv",
-        "wecom_archive_20240610.jsonl",
-    ):
+    for name in ORDERS_CHAT_ARCHIVE:
         home.drop_fixture(name)
     assert home.run().rebuilt
     first = changed()
