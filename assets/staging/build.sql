@@ -82,20 +82,19 @@ LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
 -- once: grouping the joined rows by (member, type, hash, source) made a hash table of wide string keys over every
 -- row (34 s at L, where ingest.id_keys holds ~27 M rows)
 CREATE OR REPLACE TEMP TABLE ident AS
-WITH a AS (
-    SELECT key, id_type, source_format, min(seen_at) AS first_seen_at, max(phone_masked) AS phone_masked,
-           bool_or(is_staff) AS is_staff, min(customer_since) AS customer_since
-    FROM ingest.id_keys GROUP BY key, id_type, source_format
-), nm AS (
-    SELECT key, id_type, source_format, arg_max(name_masked, (n, name_masked)) AS name_masked
-    FROM (SELECT key, id_type, source_format, name_masked, count(*) AS n
-          FROM ingest.id_keys WHERE name_masked IS NOT NULL GROUP BY ALL)
-    GROUP BY ALL
+WITH per_name AS (  -- one pass over the ingest rows: per (key, type, source, masked name), then per key below
+    SELECT key, id_type, source_format, name_masked, count(*) AS n, min(seen_at) AS first_seen_at,
+           max(phone_masked) AS phone_masked, bool_or(is_staff) AS is_staff, min(customer_since) AS customer_since
+    FROM ingest.id_keys GROUP BY ALL
+), a AS (
+    SELECT key, id_type, source_format, min(first_seen_at) AS first_seen_at, max(phone_masked) AS phone_masked,
+           bool_or(is_staff) AS is_staff, min(customer_since) AS customer_since,
+           arg_max(name_masked, (n, name_masked)) FILTER (WHERE name_masked IS NOT NULL) AS name_masked
+    FROM per_name GROUP BY key, id_type, source_format
 )
 SELECT km.member_id, a.id_type, split_part(a.key, ':', 2) AS id_hash, a.source_format, km.confidence,
-       a.first_seen_at, nm.name_masked, a.phone_masked, a.is_staff, a.customer_since
-FROM a JOIN key_member km ON km.key = a.key
-LEFT JOIN nm ON nm.key = a.key AND nm.id_type = a.id_type AND nm.source_format = a.source_format;
+       a.first_seen_at, a.name_masked, a.phone_masked, a.is_staff, a.customer_since
+FROM a JOIN key_member km ON km.key = a.key;
 
 INSERT INTO ident
 SELECT nm.member_id, 'nickname_in_group', split_part(nm.key, ':', 2), any_value(e.source_format), 'low',
