@@ -83,7 +83,7 @@ LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
 -- row (34 s at L, where ingest.id_keys holds ~27 M rows)
 CREATE OR REPLACE TEMP TABLE ident AS
 WITH per_name AS (  -- one pass over the ingest rows: per (key, type, source, masked name), then per key below
-    SELECT key, id_type, source_format, name_masked, count(*) AS n, min(seen_at) AS first_seen_at,
+    SELECT key, id_type, source_format, name_masked, sum(n_files) AS n, min(seen_at) AS first_seen_at,
            max(phone_masked) AS phone_masked, bool_or(is_staff) AS is_staff, min(customer_since) AS customer_since
     FROM ingest.id_keys GROUP BY ALL
 ), a AS (

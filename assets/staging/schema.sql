@@ -199,11 +199,16 @@ CREATE TABLE IF NOT EXISTS ingest.order_lines (
     line_amount DECIMAL(18,2), refund_status VARCHAR, refund_amount DECIMAL(18,2), seller_key VARCHAR,
     source_file_sha256 VARCHAR, source_line BIGINT, export_ts TIMESTAMPTZ
 );
+-- id_keys / id_edges: one row per key (and masked name) / per pair and load batch (assets/staging/load.py
+-- compact_identity_rows); n_files = how many files of the batch carry that key with that masked name (the weight
+-- of the name in the most-frequent-name rule), source_file_sha256 = the first of them by hash.
 CREATE TABLE IF NOT EXISTS ingest.id_keys (
     key VARCHAR, id_type VARCHAR, source_format VARCHAR, confidence VARCHAR, seen_at TIMESTAMPTZ,
     name_masked VARCHAR, phone_masked VARCHAR, is_staff BOOLEAN, customer_since TIMESTAMPTZ,
-    source_file_sha256 VARCHAR
+    source_file_sha256 VARCHAR, n_files BIGINT DEFAULT 1
 );
+-- warehouses loaded before n_files existed hold one row per (key, file): weight 1 each
+ALTER TABLE ingest.id_keys ADD COLUMN IF NOT EXISTS n_files BIGINT DEFAULT 1;
 CREATE TABLE IF NOT EXISTS ingest.id_edges (
     key_a VARCHAR, key_b VARCHAR, source_format VARCHAR, source_file_sha256 VARCHAR
 );
