@@ -146,10 +146,13 @@ def test_filter_download_and_cjk_rendering(server, browser, tmp_path):
     assert metric.inner_text().split("\n")[-1].strip() == "6"  # 6 of the 12 members are served by DAC1
     page.screenshot(path=str(tmp_path / "members_dac1.png"), full_page=True)
 
-    # download the at-risk member list (the last table on the page) as xlsx and read it back
-    buttons = page.get_by_role("button", name=t("download_xlsx", "zh"))
+    # download the at-risk member list as xlsx and read it back: its own button (keyed widgets carry the class
+    # st-key-<key>), not "the last one" — while the page still draws, the last button drawn may be another table's
+    button = page.locator(".st-key-xlsx_members_at_risk button")
+    button.wait_for(timeout=60_000)
+    assert button.inner_text().strip() == t("download_xlsx", "zh")
     with page.expect_download(timeout=60_000) as dl:
-        buttons.last.click()
+        button.click()
     path = tmp_path / "at_risk.xlsx"
     dl.value.save_as(path)
     rows = list(openpyxl.load_workbook(io.BytesIO(path.read_bytes())).active.iter_rows(values_only=True))
