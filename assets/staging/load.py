@@ -366,10 +366,9 @@ def compact_identity_rows(parsed: Parsed, bad: set[str]) -> None:
             "customer_since": pl.col("customer_since").min(),
             "source_file_sha256": pl.col("source_file_sha256").min(),
         }
-        weight = pl.col("n_files").sum() if "n_files" in keys.columns else pl.len()
         parsed.tables["id_keys"] = keys.group_by(_KEY_GROUP).agg(
             *[e.alias(c) for c, e in aggs.items() if c in keys.columns],
-            weight.cast(pl.Int64).alias("n_files"),
+            pl.len().cast(pl.Int64).alias("n_files"),
         )
     edges = parsed.tables.get("id_edges")
     if edges is not None and edges.height:
