@@ -38,6 +38,7 @@ from data_contracts.rules import (
     add_reason,
     apply_mapping,
     empty_quarantine,
+    mapping_columns,
     reader_rejects_to_quarantine,
     split_quarantine,
 )
@@ -737,7 +738,7 @@ def _wechat_records(ctx: BatchContext, df: pl.DataFrame) -> dict[str, pl.DataFra
     }
 
 
-def _wechatmsg(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.DataFrame):
+def _wechatmsg(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw: RawRead):
     typed = typed.with_columns(pl.coalesce([pl.col("subtype"), pl.lit(0)]).alias("subtype"))
     typed = add_reason(
         typed,
@@ -755,11 +756,11 @@ def _wechatmsg(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl
         _wechat_kind(pl.col("type_code"), pl.col("subtype"), pl.col("content").fill_null("")).alias("kind"),
     )
     typed = _dup_rule(typed, ["message_id"], "localId repeated for this chat in the file")
-    good, q = split_quarantine(typed, raw_frame)
+    good, q = split_quarantine(typed, raw)
     return _wechat_records(ctx, good), q
 
 
-def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.DataFrame):
+def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw: RawRead):
     k = _map_values(pl.col("type_name"), m.values.get("kind", {}), "other")
     typed = typed.with_columns(
         pl.col("room").alias("group_key"),
@@ -782,7 +783,7 @@ def _pywxdump(ctx: BatchContext, m: Mapping, typed: pl.DataFrame, raw_frame: pl.
         ],
     )
     typed = _dup_rule(typed, ["message_id"], "MsgSvrID repeated in the file")
-    good, q = split_quarantine(typed, raw_frame)
+    good, q = split_quarantine(typed, raw)
     return _wechat_records(ctx, good), q
 
 
@@ -1244,7 +1245,7 @@ def read_raw(ctx: BatchContext, m: Mapping) -> RawRead:
             pl.concat([r.rejects for r in reads]),
             [f.sha for f in ctx.files],
         )
-    return read_csv_batch(ctx.files)
+    return read_csv_batch(ctx.files, keep=lambda names: mapping_columns(m, names))
 
 
 def parse_batch(ctx: BatchContext) -> tuple[Parsed, dict[str, FileUnreadable]]:
@@ -1267,16 +1268,16 @@ def parse_batch(ctx: BatchContext) -> tuple[Parsed, dict[str, FileUnreadable]]:
     }
     typed, q = apply_mapping(raw, m, ctx.tz, ", ".join(f.name for f in ctx.files[:3]))
     if ctx.fmt == "wechatmsg_chat":
-        tables, q2 = _wechatmsg(ctx, m, typed, raw.frame)
+        tables, q2 = _wechatmsg(ctx, m, typed, raw)
     elif ctx.fmt == "pywxdump_chat":
-        tables, q2 = _pywxdump(ctx, m, typed, raw.frame)
+        tables, q2 = _pywxdump(ctx, m, typed, raw)
     else:
         q2 = None
         if m.target == "orders" and not m.line_items:
             typed = _dup_rule(
                 typed, ["source_order_no"], "order number repeated in the file; the first row is kept"
             )
-            typed, q2 = split_quarantine(typed, raw.frame)
+            typed, q2 = split_quarantine(typed, raw)
         fn = {
             "orders": _order_frames,
             "order_lines": _order_line_frames,

@@ -13,7 +13,7 @@ import polars as pl
 from data_contracts.contracts import Mapping
 from data_contracts.parse import clean_text, parse_epoch, parse_number_series, parse_timestamp_series
 from data_contracts.privacy_ops import mask_preview, normalise_phone_expr
-from data_contracts.readers import FILE, LINE, FileUnreadable, RawRead
+from data_contracts.readers import FILE, LINE, FileUnreadable, RawRead, joined_fields
 
 QUARANTINE_SCHEMA = {
     FILE: pl.String,
@@ -41,8 +41,15 @@ def resolve_column(header_names: list[str], cols: tuple[str, ...]) -> str | None
     return None
 
 
+def mapping_columns(m: Mapping, names: list[str]) -> set[str]:
+    """The columns of a layout (``names``) that :func:`apply_mapping` reads: what a narrow read has to keep."""
+    used = {resolve_column(names, f.cols) for f in m.fields.values()}
+    used.update(c for cols in m.validate.values() for c in cols if c in names)
+    return used - {None}
+
+
 def check_required_columns(raw: RawRead, m: Mapping, file_name: str) -> None:
-    names = [c for c in raw.frame.columns if c not in (LINE, FILE)]
+    names = raw.names
     missing = [cols[0] for cols in m.required_columns() if resolve_column(names, cols) is None]
     if missing:
         raise FileUnreadable(
@@ -78,7 +85,7 @@ def apply_mapping(
     contract-breaking rows removed, and the quarantine rows for them."""
     check_required_columns(raw, m, file_name)
     df = raw.frame
-    names = [c for c in df.columns if c not in (LINE, FILE)]
+    names = raw.names
     exprs: list[pl.Expr] = [pl.col(FILE), pl.col(LINE)]
     rules: list[tuple[pl.Expr, str, pl.Expr]] = []  # (broken?, code, words)
     checks: list[tuple[str, str, str]] = []  # (raw col name in frame, type, header name)
@@ -170,7 +177,7 @@ def apply_mapping(
             )
         )
     typed = add_reason(typed, rules)
-    return split_quarantine(typed, df)
+    return split_quarantine(typed, raw)
 
 
 def add_reason(df: pl.DataFrame, rules: list[tuple[pl.Expr, str, pl.Expr]]) -> pl.DataFrame:
@@ -194,18 +201,20 @@ def add_reason(df: pl.DataFrame, rules: list[tuple[pl.Expr, str, pl.Expr]]) -> p
     return df.with_columns(code.alias(REASON), text.alias(REASON_TEXT))
 
 
-def split_quarantine(typed: pl.DataFrame, raw_frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_quarantine(
+    typed: pl.DataFrame, source: RawRead | pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows with a reason → quarantine rows, previewed (masked) from ``source``: the read (whole records) or a
+    frame of text columns joined by commas."""
     bad = typed.filter(pl.col(REASON).is_not_null())
     good = typed.filter(pl.col(REASON).is_null())
     if bad.height == 0:
         return good, empty_quarantine()
-    names = [c for c in raw_frame.columns if c not in (LINE, FILE)]
-    raw_bad = raw_frame.join(bad.select(FILE, LINE), on=[FILE, LINE], how="semi")
-    previews = raw_bad.select(
-        pl.col(FILE),
-        pl.col(LINE),
-        pl.concat_str([pl.col(n).fill_null("") for n in names], separator=",").alias("_p"),
-    )
+    keys = bad.select(FILE, LINE)
+    if isinstance(source, RawRead):
+        previews = source.record_text(keys)
+    else:
+        previews = joined_fields(source.join(keys, on=[FILE, LINE], how="semi"))
     previews = previews.with_columns(
         pl.Series("preview_masked", [mask_preview(p) for p in previews["_p"].to_list()], dtype=pl.String)
     ).drop("_p")
