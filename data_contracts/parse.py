@@ -40,7 +40,9 @@ def clean_text(col: str | pl.Expr) -> pl.Expr:
     """Strip whitespace, Excel's TAB / apostrophe text prefixes and the export's null tokens (``——``, ``-``, blank)."""
     e = pl.col(col) if isinstance(col, str) else col
     e = e.cast(pl.String).str.strip_chars().str.strip_chars_start("\t'\ufeff").str.strip_chars()
-    return pl.when(e.is_in(NULL_TOKENS)).then(None).otherwise(e)
+    # replace, not when(e.is_in(…)).then(None).otherwise(e): that evaluates the strips twice (an eager select has
+    # no common-subexpression elimination)
+    return e.replace(NULL_TOKENS, None)
 
 
 def parse_timestamp(e: pl.Expr, tz: str) -> pl.Expr:

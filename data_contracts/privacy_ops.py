@@ -12,31 +12,33 @@ from xiaoshuju.privacy import keyed_hashes
 PHONE_RE = r"1[3-9]\d{9}"
 
 
+# These expressions name each intermediate once. polars evaluates an eager ``select`` / ``with_columns`` without
+# common-subexpression elimination, so a helper that reuses its own intermediate (``d`` in ``when(d…).then(d…)
+# .otherwise(d)``) re-ran the whole chain under it at every use: mask_phone_expr ran its regex 36 times a row
+# (4.4 s for 4.7 M phones, 0.3 s now), normalise_phone_expr 9 times.
+
+
 def normalise_phone_expr(e: pl.Expr) -> pl.Expr:
     """Digits only, +86/0086 dropped; masked phones (``134****8175``) and non-mobile shapes → null."""
-    d = e.str.replace_all(r"\D", "")
-    d = pl.when(d.str.starts_with("0086")).then(d.str.slice(4)).otherwise(d)
-    d = pl.when(d.str.starts_with("86") & (d.str.len_chars() == 13)).then(d.str.slice(2)).otherwise(d)
-    return pl.when(e.str.contains("*", literal=True) | (d.str.len_chars() < 7)).then(None).otherwise(d)
+    d = e.str.replace_all(r"\D", "").str.replace(r"^0086", "").str.replace(r"^86(\d{11})$", "${1}")
+    return pl.when(e.str.contains("*", literal=True)).then(None).otherwise(d.str.extract(r"^(\d{7,})$", 1))
 
 
 def mask_phone_expr(e: pl.Expr) -> pl.Expr:
     """``13812345678`` → ``138****5678``; already-masked values kept."""
-    d = e.str.replace_all(r"[^\d*]", "")
-    d = pl.when(d.str.starts_with("0086")).then(d.str.slice(4)).otherwise(d)
-    d = pl.when(d.str.starts_with("86") & (d.str.len_chars() == 13)).then(d.str.slice(2)).otherwise(d)
-    return (
-        pl.when(d.str.len_chars() >= 7)
-        .then(pl.concat_str([d.str.slice(0, 3), pl.lit("****"), d.str.slice(-4)]))
-        .otherwise(None)
-    )
+    d = e.str.replace_all(r"[^\d*]", "").str.replace(r"^0086", "").str.replace(r"^86([\d*]{11})$", "${1}")
+    # seven characters or more (else null), then the first three and the last four around four stars
+    return d.str.extract(r"^([\d*]{7,})$", 1).str.replace(r"^(.{3}).*(.{4})$", "${1}****${2}")
+
+
+MASK_STARS = "*" * 4096  # a name is masked to its first character and one star per further character
 
 
 def mask_name_expr(e: pl.Expr) -> pl.Expr:
     """First character kept, the rest starred: ``王小明`` → ``王**``."""
     n = e.str.len_chars()
     return pl.when(n > 0).then(
-        pl.concat_str([e.str.slice(0, 1), pl.lit("*").repeat_by(pl.max_horizontal(n - 1, 1)).list.join("")])
+        pl.concat_str([e.str.slice(0, 1), pl.lit(MASK_STARS).str.head(pl.max_horizontal(n - 1, 1))])
     )
 
 

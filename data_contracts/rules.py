@@ -198,7 +198,9 @@ def add_reason(df: pl.DataFrame, rules: list[tuple[pl.Expr, str, pl.Expr]]) -> p
     if REASON in df.columns:
         code = pl.coalesce([pl.col(REASON), code])
         text = pl.coalesce([pl.col(REASON_TEXT), text])
-    return df.with_columns(code.alias(REASON), text.alias(REASON_TEXT))
+    # lazily: each rule's test appears in both chains, and only a lazy query evaluates it once (common
+    # subexpression elimination) — a pattern rule is a regex over every row
+    return df.lazy().with_columns(code.alias(REASON), text.alias(REASON_TEXT)).collect()
 
 
 def split_quarantine(

@@ -80,6 +80,62 @@ def test_phone_normalise_and_mask():
     assert out["m"].to_list()[3] == "134****8175"
 
 
+def test_phone_and_name_masks_edge_shapes():
+    from data_contracts.privacy_ops import mask_name_expr
+
+    s = [
+        "8613800001111",
+        "86138****1111",
+        "861380000111",
+        "008613800001111",
+        "123456",
+        "1234567",
+        "",
+        None,
+        "王",
+    ]
+    df = pl.DataFrame({"s": s}, schema={"s": pl.String})
+    out = df.select(
+        normalise_phone_expr(pl.col("s")).alias("n"),
+        mask_phone_expr(pl.col("s")).alias("m"),
+        mask_name_expr(pl.col("s")).alias("x"),
+    )
+    # 86 + 11 digits: the country code goes; 86 + 10 digits is another number, kept as it is
+    assert out["n"].to_list() == [
+        "13800001111",
+        None,
+        "861380000111",
+        "13800001111",
+        None,
+        "1234567",
+        None,
+        None,
+        None,
+    ]
+    assert out["m"].to_list() == [
+        "138****1111",
+        "138****1111",
+        "861****0111",
+        "138****1111",
+        None,
+        "123****4567",
+        None,
+        None,
+        None,
+    ]
+    assert out["x"].to_list() == [
+        "8" + "*" * 12,
+        "8" + "*" * 12,
+        "8" + "*" * 11,
+        "0" + "*" * 14,
+        "1*****",
+        "1******",
+        None,
+        None,
+        "王*",
+    ]
+
+
 def test_eager_fast_path_matches_full_parser_on_mixed_shapes():
     from data_contracts.parse import parse_timestamp_series
 
@@ -100,8 +156,28 @@ def test_eager_fast_path_matches_full_parser_on_mixed_shapes():
 def test_number_fast_path_equals_the_full_parsers(unit):
     from data_contracts.parse import parse_number_series
 
-    values = ["89.90", "¥1,089.00", "0", "12.3O", "abc", "1,2.5", "-5.00", "600", None, "1e3", " 7 ", "RMB12",
-              "12元", "3.0", "3.5", "1,000", "inf", "￥ 2,000", "-0.004", "0.005"]
+    values = [
+        "89.90",
+        "¥1,089.00",
+        "0",
+        "12.3O",
+        "abc",
+        "1,2.5",
+        "-5.00",
+        "600",
+        None,
+        "1e3",
+        " 7 ",
+        "RMB12",
+        "12元",
+        "3.0",
+        "3.5",
+        "1,000",
+        "inf",
+        "￥ 2,000",
+        "-0.004",
+        "0.005",
+    ]
     s = pl.Series("v", values, dtype=pl.String)
     frame = s.to_frame()
     money = parse_number_series(s, "money", unit)
@@ -110,4 +186,6 @@ def test_number_fast_path_equals_the_full_parsers(unit):
     ints = parse_number_series(s, "int")
     assert ints.dtype == pl.Int64
     assert ints.to_list() == frame.select(parse_int(pl.col("v"))).to_series().to_list()
-    assert ints.to_list()[:4] == [None, None, 0, None] and money.to_list()[1] == (1089.0 if unit == "yuan" else 10.89)
+    assert ints.to_list()[:4] == [None, None, 0, None] and money.to_list()[1] == (
+        1089.0 if unit == "yuan" else 10.89
+    )
