@@ -51,3 +51,46 @@ def test_no_package_loads_polars_before_the_allocator_setting():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_duckdb_keeps_freed_blocks_and_the_setting_only_grows(tmp_path):
+    import duckdb
+
+    from xiaoshuju.warehouse import keep_block_memory, size_bytes
+
+    assert size_bytes("0 bytes") == 0
+    assert size_bytes("3.5 GiB") == int(3.5 * 2**30)
+    assert size_bytes("512.0MiB") == 512 * 2**20
+    with pytest.raises(ValueError):
+        size_bytes("lots")
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+
+    def kept() -> int:
+        return size_bytes(conn.execute("SELECT current_setting('block_allocator_memory')").fetchone()[0])
+
+    assert kept() == 0
+    keep_block_memory(conn, "0.5GiB")
+    assert kept() == 2**29
+    # DuckDB refuses to lower it; asking for less leaves it as it is instead of failing the load or build
+    keep_block_memory(conn, "256MiB")
+    assert kept() == 2**29
+    keep_block_memory(conn, "1GiB")
+    assert kept() == 2**30
+    with pytest.raises(ValueError):
+        keep_block_memory(conn, "1GiB'; DROP TABLE x; --")
+    conn.close()
+
+
+def test_build_keeps_freed_blocks():
+    # the staging build raises the warehouse's setting to BUILD_BLOCK_MEMORY_SHARE of RAM
+    import duckdb
+
+    from assets.staging.build import BUILD_BLOCK_MEMORY_SHARE, rebuild_staging
+    from xiaoshuju.warehouse import apply_schema, ram_share, size_bytes
+
+    conn = duckdb.connect()
+    apply_schema(conn)
+    rebuild_staging(conn)
+    got = size_bytes(conn.execute("SELECT current_setting('block_allocator_memory')").fetchone()[0])
+    assert abs(got - size_bytes(ram_share(BUILD_BLOCK_MEMORY_SHARE))) < 2**27
+    conn.close()

@@ -66,15 +66,20 @@ CREATE OR REPLACE TEMP TABLE grp_no AS SELECT DISTINCT group_no, group_id FROM g
 
 CREATE OR REPLACE TEMP TABLE mem_no AS SELECT DISTINCT member_no, member_id FROM key_member;
 
+-- a group's number and its owner's (one join by the group key for both: each string-keyed join costs seconds on
+-- 50 M messages)
+CREATE OR REPLACE TEMP TABLE grp_key_owner AS
+SELECT gk.group_key, gk.group_no, id_bits(gom.owner_member_id) AS owner_no
+FROM grp_key gk LEFT JOIN grp_owner_member gom USING (group_key);
+
 CREATE OR REPLACE TEMP TABLE msg2 AS
 SELECT m.message_id, gk.group_no, km.member_no AS sender_no, m.sent_at, m.kind, m.length, m.is_question,
-       coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_id = gom.owner_member_id, FALSE) AS is_owner,
+       coalesce(m.is_owner_msg, FALSE) OR coalesce(km.member_no = gk.owner_no, FALSE) AS is_owner,
        f.file_no, m.recalls_message_id
-FROM msg m JOIN grp_key gk USING (group_key)
+FROM msg m JOIN grp_key_owner gk USING (group_key)
 JOIN msg_file f ON f.source_file_sha256 IS NOT DISTINCT FROM m.source_file_sha256
                 AND f.source_format IS NOT DISTINCT FROM m.source_format
-LEFT JOIN key_member km ON km.key = m.sender_key
-LEFT JOIN grp_owner_member gom ON gom.group_key = m.group_key;
+LEFT JOIN key_member km ON km.key = m.sender_key;
 
 -- identities and members --------------------------------------------------------------------------------------
 -- masked name: the most frequent one of the identifier, ties broken by value (deterministic rebuilds). A key is one
