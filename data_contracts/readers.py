@@ -159,8 +159,6 @@ def _reader() -> duckdb.DuckDBPyConnection:
             duckdb.connect(
                 config={
                     "memory_limit": ram_share(READER_MEMORY_SHARE),
-                    # freed buffer blocks are kept for the next scan, not faulted in anew (warehouse.keep_block_memory)
-                    "block_allocator_memory": ram_share(READER_MEMORY_SHARE),
                     "temp_directory": str(Path(tempfile.gettempdir()) / f"xiaoshuju-reader-{os.getpid()}"),
                 }
             )

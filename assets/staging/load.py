@@ -24,7 +24,7 @@ from data_contracts.privacy_ops import clear_key_cache, mask_file_name
 from data_contracts.readers import FILE, FileUnreadable, SourceFile, read_header
 from data_contracts.rules import QUARANTINE_SCHEMA
 from xiaoshuju.settings import Settings
-from xiaoshuju.warehouse import keep_block_memory, memory_limit, ram_share, scannable, transaction
+from xiaoshuju.warehouse import memory_limit, ram_share, scannable, transaction
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +393,6 @@ def load_pending(
         return LoadReport()
     try:
         with memory_limit(conn, ram_share(LOAD_MEMORY_SHARE)):
-            keep_block_memory(conn, ram_share(LOAD_MEMORY_SHARE))
             return _load_pending(conn, settings, now, pending)
     finally:
         clear_key_cache()  # raw identifiers stay in memory no longer than the load
