@@ -28,10 +28,14 @@ def _lazily(fn, e: pl.Expr) -> pl.Expr:
     return e.map_batches(run, return_dtype=pl.String, is_elementwise=True)
 
 
-def _normalise_phone(e: pl.Expr) -> pl.Expr:
-    d = e.str.replace_all(r"\D", "")
+def _without_country_code(d: pl.Expr) -> pl.Expr:
+    """A leading 0086, or 86 before eleven more characters, dropped."""
     d = pl.when(d.str.starts_with("0086")).then(d.str.slice(4)).otherwise(d)
-    d = pl.when(d.str.starts_with("86") & (d.str.len_chars() == 13)).then(d.str.slice(2)).otherwise(d)
+    return pl.when(d.str.starts_with("86") & (d.str.len_chars() == 13)).then(d.str.slice(2)).otherwise(d)
+
+
+def _normalise_phone(e: pl.Expr) -> pl.Expr:
+    d = _without_country_code(e.str.replace_all(r"\D", ""))
     return pl.when(e.str.contains("*", literal=True) | (d.str.len_chars() < 7)).then(None).otherwise(d)
 
 
@@ -41,9 +45,7 @@ def normalise_phone_expr(e: pl.Expr) -> pl.Expr:
 
 
 def _mask_phone(e: pl.Expr) -> pl.Expr:
-    d = e.str.replace_all(r"[^\d*]", "")
-    d = pl.when(d.str.starts_with("0086")).then(d.str.slice(4)).otherwise(d)
-    d = pl.when(d.str.starts_with("86") & (d.str.len_chars() == 13)).then(d.str.slice(2)).otherwise(d)
+    d = _without_country_code(e.str.replace_all(r"[^\d*]", ""))
     return (
         pl.when(d.str.len_chars() >= 7)
         .then(pl.concat_str([d.str.slice(0, 3), pl.lit("****"), d.str.slice(-4)]))
