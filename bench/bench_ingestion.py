@@ -13,7 +13,8 @@ quarantine precision/recall vs injected defects and identity precision/recall on
 Floor = every export read once into a DuckDB table: CSV files of one layout in one read_csv (all VARCHAR), JSON
 lines with read_json, xlsx with calamine. No cleaning, typing, hashing, identity or canonical tables. Measured twice:
 into an in-memory database (the target's floor) and into a DuckDB file (what persisting the load costs, as the
-warehouse must). CPU seconds are printed beside wall times: on a shared machine they are the steadier figure.
+warehouse must, in the warehouse's file format). CPU seconds are printed beside wall times: on a shared machine they
+are the steadier figure.
 The file floor is taken again after the ingest (the speed of a shared machine drifts by 10–20 % within the half hour
 an L run takes); the ratio is against the mean of the two, and against each.
 """
@@ -40,6 +41,7 @@ def _floor(inbox: str, db: str = ":memory:") -> dict:
 
     from data_contracts.detect import detect
     from data_contracts.readers import SourceFile, read_header, read_xlsx, transcode_to_utf8
+    from xiaoshuju.warehouse import DUCKDB_CONFIG
 
     groups: dict[tuple, list[tuple[Path, str | None]]] = {}
     for p in sorted(Path(inbox).rglob("*")):
@@ -56,7 +58,8 @@ def _floor(inbox: str, db: str = ":memory:") -> dict:
             key = ("csv", d.format, tuple(read_header(p, d.encoding)))
         groups.setdefault(key, []).append((p, d.encoding))
     t0 = time.perf_counter()
-    conn = duckdb.connect(db)
+    # a file floor is persisted like the warehouse: in its file format (xiaoshuju.warehouse.DUCKDB_CONFIG)
+    conn = duckdb.connect(db) if db == ":memory:" else duckdb.connect(db, config=DUCKDB_CONFIG)
     rows = 0
     for i, (key, files) in enumerate(groups.items()):
         if key[0] == "csv":

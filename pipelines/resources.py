@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from xiaoshuju.settings import Settings, load_settings
+from xiaoshuju.warehouse import DUCKDB_CONFIG
 
 
 class SettingsResource(dg.ConfigurableResource):
@@ -22,5 +23,7 @@ def build_resources(settings: Settings | None = None) -> dict:
     settings = settings or load_settings()
     return {
         "settings": SettingsResource(home=str(settings.home)),
-        "warehouse": DuckDBResource(database=str(settings.warehouse)),
+        # the same DuckDB settings as xiaoshuju.warehouse.connect: whichever opens it first, a new warehouse is
+        # written in one file format
+        "warehouse": DuckDBResource(database=str(settings.warehouse), connection_config=dict(DUCKDB_CONFIG)),
     }
