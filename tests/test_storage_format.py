@@ -9,7 +9,9 @@ from pipelines.resources import build_resources
 from xiaoshuju.settings import load_settings
 from xiaoshuju.warehouse import STORAGE_VERSION, apply_schema, connect, storage_version
 
-MESSAGE_IDS = "SELECT 'wecom:6530000000' || (i * 7919)::VARCHAR || '_17669' AS message_id FROM range(200000) t(i)"
+MESSAGE_IDS = (
+    "SELECT 'wecom:6530000000' || (i * 7919)::VARCHAR || '_17669' AS message_id FROM range(200000) t(i)"
+)
 
 
 def _string_compressions(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -42,7 +44,10 @@ def test_an_older_warehouse_keeps_its_format_and_compression(tmp_path):
     duckdb.connect(str(db)).close()  # DuckDB's default format, as every warehouse before session 23 was made
     with connect(db) as conn:
         assert not storage_version(conn).startswith(STORAGE_VERSION)
-        assert conn.execute("SELECT current_setting('disabled_compression_methods')").fetchone()[0].lower() == "dict_fsst"
+        assert (
+            conn.execute("SELECT current_setting('disabled_compression_methods')").fetchone()[0].lower()
+            == "dict_fsst"
+        )
         conn.execute(f"CREATE TABLE t AS {MESSAGE_IDS}")
         comps = _string_compressions(conn, "t")
         assert "DICT_FSST" not in comps and comps & {"FSST", "Dictionary"}, comps
