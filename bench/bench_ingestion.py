@@ -144,6 +144,9 @@ def _ingest(home: str) -> dict:
             "files": again.load.n_files,
             "rebuilt": again.rebuilt,
         }
+        from xiaoshuju.warehouse import storage_version
+
+        out["warehouse"] = {"format": storage_version(conn), "mb": s.warehouse.stat().st_size / 2**20}
     return out
 
 
@@ -276,6 +279,7 @@ def main() -> None:
             f"({i['identifiers']:,} identifiers)"
         )
     print(f"- staging rows: {json.dumps(ing['counts'])}")
+    print(f"- warehouse file: {ing['warehouse']['mb']:,.0f} MB (DuckDB storage format {ing['warehouse']['format']})")
     if ing.get("load_top"):
         print(
             "\nload by format (s; read on a worker thread + write; reads run beside other batches' reads and "
