@@ -87,9 +87,11 @@ def keep_block_memory(conn: duckdb.DuckDBPyConnection, limit: str) -> None:
 
 # The storage format of a warehouse DuckDB creates (a property of the file, fixed when it is created; a file made
 # before keeps its own). DuckDB's default writes files readable by DuckDB 0.10.2, and strings then compress with
-# FSST or a dictionary, tried for every segment. The 1.5 format compresses strings with DICT_FSST: writing the 51 M
-# staging messages of L from a temp table cost ~25 % less CPU (the string columns: low-cardinality ones like kind
-# and source_format ~40 % less), the file about as large. Every DuckDB that opens the warehouse is our pinned 1.5.
+# FSST or a dictionary, tried for every segment; strings were most of what writing costs (of ~39 s writing the 51 M
+# L staging messages from a temp table, ~34 s were its six string columns). The 1.5 format compresses strings with
+# DICT_FSST: 20 M synthetic rows of such columns wrote with 25–30 % less CPU (low-cardinality ones like kind ~40 %),
+# and the L staging build took 155 s instead of 201 s back to back (docs/data_contracts.md, session 23). Every
+# DuckDB that opens the warehouse is our pinned 1.5.
 STORAGE_VERSION = "v1.5.0"
 DUCKDB_CONFIG = {"storage_compatibility_version": STORAGE_VERSION}
 
