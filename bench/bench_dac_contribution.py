@@ -39,7 +39,7 @@ from assets.marts.dac_contribution.weekly import (  # noqa: E402
     build_concentration_weekly,
     build_contribution_weekly,
 )
-from xiaoshuju.warehouse import apply_schema  # noqa: E402
+from xiaoshuju.warehouse import DUCKDB_CONFIG, apply_schema  # noqa: E402
 
 TZ = "Asia/Shanghai"
 START = datetime(2024, 11, 25)  # naive UTC (numpy datetime64 has no zone)
@@ -236,7 +236,7 @@ def main() -> int:
         bench_chain(args.chain)
         return 0
     if args.save:
-        with duckdb.connect(args.save) as conn:
+        with duckdb.connect(args.save, config=DUCKDB_CONFIG) as conn:
             apply_schema(conn)
             print(synthesize(conn, SCALES[args.scale]))
         return 0
@@ -245,7 +245,7 @@ def main() -> int:
         path = tmp / "warehouse.duckdb"
         if args.warehouse:
             shutil.copyfile(args.warehouse, path)
-        conn = duckdb.connect(str(path))
+        conn = duckdb.connect(str(path), config=DUCKDB_CONFIG)
         conn.execute(f"SET threads = {int(args.threads)}")
         apply_schema(conn)
         if not args.warehouse:

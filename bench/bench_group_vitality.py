@@ -142,8 +142,8 @@ def generate(db: str, scale: str) -> float:
     groups, per_group, messages, weeks, orders = SCALES[scale]
     sql = GENERATE.format(groups=groups, per_group=per_group, messages=messages, weeks=weeks, orders=orders, end=END)
     code = (
-        "import duckdb, json, time\nfrom xiaoshuju.warehouse import apply_schema\n"
-        f"c = duckdb.connect({db!r}); apply_schema(c); t = time.perf_counter()\n"
+        "import duckdb, json, time\nfrom xiaoshuju.warehouse import DUCKDB_CONFIG, apply_schema\n"
+        f"c = duckdb.connect({db!r}, config=DUCKDB_CONFIG); apply_schema(c); t = time.perf_counter()\n"
         f"c.execute({sql!r})\n"
         "print(json.dumps({'s': time.perf_counter() - t, 'messages': c.execute("
         "'SELECT count(*) FROM staging.messages').fetchone()[0]}))"
@@ -157,11 +157,10 @@ home, scale, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 os.environ["XIAOSHUJU_HOME"] = home
 os.environ.setdefault("XIAOSHUJU_HMAC_KEY", "bench-secret-not-for-production")
 import dagster as dg, duckdb
-from dagster_duckdb import DuckDBResource
 from xiaoshuju.settings import load_settings
 from xiaoshuju.simulator import simulate
-from xiaoshuju.warehouse import transaction
-from pipelines.resources import SettingsResource
+from xiaoshuju.warehouse import DUCKDB_CONFIG, transaction
+from pipelines.resources import build_resources
 import assets.landing as landing, assets.staging as staging
 from assets.marts.group_vitality.build import build_weekly, build_alerts, build_survival, build_brand_weekly
 from bench.bench_group_vitality import evaluate_truth
@@ -176,14 +175,14 @@ if (had.get("scale"), had.get("seed")) != (scale, seed):
     raise SystemExit(f"{home} holds scale {had.get('scale')} seed {had.get('seed')}, not {scale} seed {seed}: "
                      "use another --truth home")
 out["seed"] = seed
-conn = duckdb.connect(str(s.warehouse))
+conn = duckdb.connect(str(s.warehouse), config=DUCKDB_CONFIG)
 has = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema='staging' "
                    "AND table_name='messages'").fetchone()[0] and conn.execute(
                    "SELECT count(*) FROM staging.messages").fetchone()[0]
 conn.close()
 if not has:
     t = time.perf_counter()
-    res = {"warehouse": DuckDBResource(database=str(s.warehouse)), "settings": SettingsResource(home=str(s.home))}
+    res = build_resources(s)
     dg.materialize([*landing.ASSETS, *staging.ASSETS], resources=res, raise_on_error=True)
     out["ingest_s"] = time.perf_counter() - t
 conn = duckdb.connect(str(s.warehouse))

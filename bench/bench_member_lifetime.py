@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assets.marts.member_lifetime import btyd, build, evaluate, queries  # noqa: E402
 from xiaoshuju.settings import Thresholds  # noqa: E402
-from xiaoshuju.warehouse import apply_schema  # noqa: E402
+from xiaoshuju.warehouse import DUCKDB_CONFIG, apply_schema  # noqa: E402
 
 TRUE_BG = btyd.BgNbdParams(r=0.9, alpha=8.0, a=0.7, b=3.5)  # weekly rates; ≈ 5 purchases per member
 TRUE_GG = btyd.GammaGammaParams(p=6.0, q=4.0, gamma=20.0)  # mean spend pγ/(q−1) = 40 yuan
@@ -100,7 +100,7 @@ def run_simulator(scale: str, truth_dir: str | None, seed: int) -> None:
             truth_dir = str(Path(tmp) / "truth")
             simulate(scale, seed=seed, out_dir=Path(tmp) / "inbox", truth_dir=truth_dir)
             print(f"simulate {scale}: {time.perf_counter() - t:.0f} s")
-        conn = duckdb.connect(str(Path(tmp) / "warehouse.duckdb"))
+        conn = duckdb.connect(str(Path(tmp) / "warehouse.duckdb"), config=DUCKDB_CONFIG)
         apply_schema(conn)
         evaluate.load_truth_as_staging(conn, Path(truth_dir))
         n_m, n_o = conn.execute(
@@ -146,7 +146,7 @@ def main() -> None:
         return
     th = Thresholds()
     with tempfile.TemporaryDirectory() as tmp:
-        conn = duckdb.connect(str(Path(tmp) / "warehouse.duckdb"))
+        conn = duckdb.connect(str(Path(tmp) / "warehouse.duckdb"), config=DUCKDB_CONFIG)
         apply_schema(conn)
         t0 = time.perf_counter()
         orders, members = simulate_orders(args.members, args.seed)
