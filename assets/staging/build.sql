@@ -262,7 +262,7 @@ CREATE OR REPLACE TEMP TABLE staff AS SELECT DISTINCT id_bits(member_id) AS memb
 
 -- A question's first response is the first later message (group order sent_at, message_id) by someone else: the
 -- start of the next run of speech (a run: consecutive messages of one sender). Computed by build.first_responses
--- (one sort of the speech rows in polars) into temp table first_resp(rid, nx), rid being msg2's row, joined here.
+-- (one sort of the speech rows, a backward fill in polars) into temp table first_resp(rid, nx), rid being msg2's row, joined here.
 -- @@ first_responses
 INSERT INTO staging.messages
 SELECT m.message_id, g.group_id, p.member_id AS sender_member_id, m.sent_at, m.kind, m.length, m.is_question,

@@ -342,7 +342,21 @@ def _parse(fmt: str, rs: list[dict], settings: Settings) -> tuple[Parsed | None,
     }
     file_level.update(_whole_file_problems(parsed, {r["file_sha256"]: r["file_name"] for r in rs}))
     compact_identity_rows(parsed, set(file_level))
+    cluster_messages_by_group(parsed)
     return parsed, file_level
+
+
+def cluster_messages_by_group(parsed: Parsed) -> None:
+    """A batch's messages grouped by group (in place; within a group they keep their file and line order). An
+    archive export interleaves all groups' messages by time, so a row group of ~120 k rows held thousands of groups
+    and tens of thousands of senders, and DuckDB compressed every string column of it against a large dictionary —
+    both when the load writes ``ingest.messages`` and when the build writes ``staging.messages``, whose rows follow
+    the ingest order. At L (51 M messages, rows clustered within 2 M-row stretches as a batch does): writing the
+    ingest table 35-36 → 28-29 s, the staging table 39 → 33-34 s, for a sort of ~0.2 s per batch (by the group
+    key's 64-bit hash: a sort by the string itself took 1.5 s)."""
+    msgs = parsed.tables.get("messages")
+    if msgs is not None and msgs.height > 1:
+        parsed.tables["messages"] = msgs.sort(pl.col("group_key").hash(), maintain_order=True)
 
 
 # id_keys columns that make one row of a batch (a key with one masked name); the others are folded as build.sql's

@@ -218,6 +218,30 @@ def test_wecom_archive_and_group_detail(home):
     )
 
 
+SENDER_CHECKS = (
+    "SELECT count(*) FROM ingest.messages WHERE sender_key IS NOT NULL "
+    "AND sender_key NOT IN (SELECT key FROM ingest.id_keys)",
+    "SELECT count(*) FROM staging.messages s JOIN ingest.messages i USING (message_id) "
+    "WHERE i.sender_key IS NOT NULL AND s.sender_member_id IS NULL",
+)
+
+
+@pytest.mark.parametrize(
+    "fixtures",
+    [["桃子团购群_12345678901@chatroom.csv"], ["pywxdump_page1.csv"], ["wecom_archive_20240610.jsonl"]],
+    ids=["wechatmsg", "pywxdump", "wecom_archive"],
+)
+def test_every_message_sender_has_an_identity_row(home, fixtures):
+    """Identity resolution takes its nodes from ingest.id_keys and not from the 51 M message senders of L
+    (identity.resolve): each reader that writes a sender key must write that key's identity row, or its messages
+    would lose their sender."""
+    for f in fixtures:
+        home.drop_fixture(f)
+    home.run()
+    assert home.one("SELECT count(*) FROM ingest.messages WHERE sender_key IS NOT NULL") > 0
+    assert [home.one(q) for q in SENDER_CHECKS] == [0, 0]
+
+
 def test_invite_records_gb18030(home):
     home.drop_fixture("invite_records_gb18030.csv")
     home.run()

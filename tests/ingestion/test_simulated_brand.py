@@ -74,6 +74,10 @@ def test_staging_shapes_match_truth(sim_home):
     assert (
         conn.execute("SELECT count(*) FROM staging.groups WHERE owner_member_id IS NULL").fetchone()[0] == 0
     )
+    # every message sender has its identity row (identity.resolve takes its nodes from ingest.id_keys only)
+    from tests.ingestion.test_formats import SENDER_CHECKS
+
+    assert [conn.execute(q).fetchone()[0] for q in SENDER_CHECKS] == [0, 0]
     # no message text anywhere: the messages table has no text column
     cols = [r[0] for r in conn.execute("DESCRIBE staging.messages").fetchall()]
     assert not {"content", "text", "msg", "StrContent"} & set(cols)
