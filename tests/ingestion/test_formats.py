@@ -227,16 +227,15 @@ SENDER_CHECKS = (
 
 
 @pytest.mark.parametrize(
-    "fixtures",
-    [["桃子团购群_12345678901@chatroom.csv"], ["pywxdump_page1.csv"], ["wecom_archive_20240610.jsonl"]],
+    "fixture",
+    ["桃子团购群_12345678901@chatroom.csv", "pywxdump_page1.csv", "wecom_archive_20240610.jsonl"],
     ids=["wechatmsg", "pywxdump", "wecom_archive"],
 )
-def test_every_message_sender_has_an_identity_row(home, fixtures):
+def test_every_message_sender_has_an_identity_row(home, fixture):
     """Identity resolution takes its nodes from ingest.id_keys and not from the 51 M message senders of L
     (identity.resolve): each reader that writes a sender key must write that key's identity row, or its messages
     would lose their sender."""
-    for f in fixtures:
-        home.drop_fixture(f)
+    home.drop_fixture(fixture)
     home.run()
     assert home.one("SELECT count(*) FROM ingest.messages WHERE sender_key IS NOT NULL") > 0
     assert [home.one(q) for q in SENDER_CHECKS] == [0, 0]

@@ -74,7 +74,7 @@ def test_staging_shapes_match_truth(sim_home):
     assert (
         conn.execute("SELECT count(*) FROM staging.groups WHERE owner_member_id IS NULL").fetchone()[0] == 0
     )
-    # every message sender has its identity row (identity.resolve takes its nodes from ingest.id_keys only)
+    # every message sender has its identity row (identity.resolve does not read the message senders for its nodes)
     from tests.ingestion.test_formats import SENDER_CHECKS
 
     assert [conn.execute(q).fetchone()[0] for q in SENDER_CHECKS] == [0, 0]
