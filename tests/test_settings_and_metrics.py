@@ -35,6 +35,35 @@ def test_hmac_secret_generated_once(tmp_path, monkeypatch):
     assert (tmp_path / "h2" / "secret.key").stat().st_mode & 0o077 == 0
 
 
+def test_hmac_secret_created_once_when_threads_race(tmp_path, monkeypatch):
+    # the load's reader threads ask for the secret at the same moment on a first run: each must get the one secret
+    # (no thread may fail on the file another created, nor read it before it is written)
+    import threading
+
+    monkeypatch.delenv("XIAOSHUJU_HMAC_KEY", raising=False)
+    for i in range(20):
+        home = tmp_path / f"h{i}"
+        start = threading.Barrier(8)
+        got: list = []
+
+        def ask(home=home, start=start, got=got):
+            s = load_settings(home)
+            start.wait()
+            try:
+                got.append(s.hmac_key)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                got.append(exc)
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(got) == 8 and len(set(got)) == 1, got
+        assert len(got[0]) == 64
+        assert sorted(p.name for p in home.iterdir()) == ["secret.key"]  # no temporary file left behind
+
+
 def test_privacy_helpers():
     assert normalise_phone("\t+86 138-0013-8000") == "13800138000"
     assert normalise_phone("'13800138000") == "13800138000"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -124,11 +125,29 @@ class Settings:
             return env.encode()
         path = self.home / "secret.key"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+            _create_secret(path)
+        key = path.read_text().strip().encode()
+        if not key:
+            raise ValueError(f"{path} is empty: restore the installation secret (keyed hashes depend on it)")
+        return key
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret to ``path`` unless one is there, atomically: it is written in full to a file of its own
+    and then linked into place, which fails if another thread or process got there first (its secret is kept).
+    The load's reader threads ask for the secret at once on a first run; creating ``path`` itself and then writing
+    it let a second thread read the empty file (an empty key) or fail on the existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
 
 
 def _coerce(value: str, target: Any) -> Any:
