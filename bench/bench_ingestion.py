@@ -61,7 +61,9 @@ def _floor(inbox: str, db: str = ":memory:") -> dict:
     # a file floor is persisted like the warehouse: in its file format (xiaoshuju.warehouse.DUCKDB_CONFIG)
     conn = duckdb.connect(db) if db == ":memory:" else duckdb.connect(db, config=DUCKDB_CONFIG)
     rows = 0
+    by_format: dict[str, list[float]] = {}  # format -> [seconds, CPU seconds]
     for i, (key, files) in enumerate(groups.items()):
+        t_fmt, cpu_fmt = time.perf_counter(), _cpu()
         if key[0] == "csv":
             paths, tmps = [], []
             for p, enc in files:
@@ -93,9 +95,17 @@ def _floor(inbox: str, db: str = ":memory:") -> dict:
             conn.execute(f"CREATE TABLE t{i} AS SELECT * FROM x")
             conn.unregister("x")
         rows += conn.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+        spent = by_format.setdefault(key[1] if key[0] != "xlsx" else f"{key[1]} (xlsx)", [0.0, 0.0])
+        spent[0] += time.perf_counter() - t_fmt
+        spent[1] += _cpu() - cpu_fmt
     conn.execute("CHECKPOINT")
     conn.close()
-    return {"seconds": time.perf_counter() - t0, "rows": rows, "groups": len(groups)}
+    return {"seconds": time.perf_counter() - t0, "rows": rows, "groups": len(groups), "by_format": by_format}
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _ingest(home: str) -> dict:
@@ -280,6 +290,11 @@ def main() -> None:
         )
     print(f"- staging rows: {json.dumps(ing['counts'])}")
     print(f"- warehouse file: {ing['warehouse']['mb']:,.0f} MB (DuckDB storage format {ing['warehouse']['format']})")
+    fmts = sorted(floor_file["by_format"].items(), key=lambda kv: -kv[1][0])
+    print(
+        "\nfile floor by format (s / CPU-s, the first floor; the final CHECKPOINT not included): "
+        + ", ".join(f"{k} {v[0]:.1f} / {v[1]:.1f}" for k, v in fmts)
+    )
     if ing.get("load_top"):
         print(
             "\nload by format (s; read on a worker thread + write; reads run beside other batches' reads and "
