@@ -64,6 +64,14 @@ def test_hmac_secret_created_once_when_threads_race(tmp_path, monkeypatch):
         assert sorted(p.name for p in home.iterdir()) == ["secret.key"]  # no temporary file left behind
 
 
+def test_an_empty_secret_file_is_an_error_not_an_empty_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("XIAOSHUJU_HMAC_KEY", raising=False)
+    (tmp_path / "h3").mkdir()
+    (tmp_path / "h3" / "secret.key").write_text("\n")
+    with pytest.raises(ValueError, match="secret.key is empty"):
+        _ = load_settings(tmp_path / "h3").hmac_key
+
+
 def test_privacy_helpers():
     assert normalise_phone("\t+86 138-0013-8000") == "13800138000"
     assert normalise_phone("'13800138000") == "13800138000"
