@@ -8,7 +8,8 @@
 
 Each measurement runs in a fresh subprocess (so peak RSS is that step's own). Prints markdown: wall times, peak
 RSS, the floor, the ratio staging / floor (target ≤ 2), and — when the simulator's ground truth is there —
-quarantine precision/recall vs injected defects and identity precision/recall on recoverable links.
+quarantine precision/recall vs injected defects and identity precision/recall on recoverable links; then the file
+floor's seconds and CPU seconds per format beside the load's seconds per format.
 
 Floor = every export read once into a DuckDB table: CSV files of one layout in one read_csv (all VARCHAR), JSON
 lines with read_json, xlsx with calamine. No cleaning, typing, hashing, identity or canonical tables. Measured twice:
