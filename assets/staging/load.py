@@ -405,6 +405,10 @@ def load_pending(
         # nothing to do: leave the memory limit alone (lowering it makes DuckDB evict what it holds — after a build
         # at L that was 7 s of writing temporary blocks out for a no-op run)
         return LoadReport()
+    # the installation secret is read (or created) here, once, before any batch: a missing or empty secret stops
+    # the load with its own error instead of failing every batch on the reader threads — which would quarantine
+    # every file as unreadable and mark it ingested
+    _ = settings.hmac_key
     try:
         with memory_limit(conn, ram_share(LOAD_MEMORY_SHARE)):
             return _load_pending(conn, settings, now, pending)

@@ -5,6 +5,8 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 # one orders export, one WeChat chat export and one WeCom archive: orders, memberships and messages to rebuild
 ORDERS_CHAT_ARCHIVE = (
@@ -295,3 +297,19 @@ def test_an_orders_lines_come_from_the_newest_file_that_lists_it(home):
         (f"youzan:{one}", 1, "桃子", 9),
         (f"youzan:{three}", 1, "梨", 7),
     ]
+
+
+def test_an_empty_secret_stops_the_load_before_any_file_is_consumed(home, monkeypatch):
+    monkeypatch.delenv("XIAOSHUJU_HMAC_KEY")
+    (home.settings.home / "secret.key").write_text("")
+    home.drop_fixture("youzan_orders_bom.csv")
+    with pytest.raises(ValueError, match="secret.key is empty"):
+        home.run()
+    # nothing loaded, nothing quarantined, the file still pending for the run after the secret is restored
+    assert home.one("SELECT count(*) FROM landing.manifest WHERE ingested_at IS NULL") == 1
+    assert home.one("SELECT count(*) FROM quarantine.rows") == 0
+    assert home.one("SELECT count(*) FROM ingest.orders") == 0
+    (home.settings.home / "secret.key").write_text("0" * 64)
+    home.run()
+    assert home.one("SELECT count(*) FROM landing.manifest WHERE ingested_at IS NULL") == 0
+    assert home.one("SELECT count(*) FROM ingest.orders") > 0
