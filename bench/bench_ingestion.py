@@ -172,7 +172,7 @@ def _child(kind: str, arg: str) -> None:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     res["peak_rss_mb"] = ru.ru_maxrss / 1024
     # CPU seconds of all threads: robust when other work shares the machine (wall time is not)
-    res["cpu_seconds"] = ru.ru_utime + ru.ru_stime
+    res["cpu_seconds"] = _cpu()
     print("RESULT " + json.dumps(res, default=str))
 
 
