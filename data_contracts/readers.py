@@ -15,7 +15,9 @@ import codecs
 import csv
 import io
 import json
+import mmap
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -565,11 +567,218 @@ def read_xlsx(f: SourceFile) -> RawRead:
 BLANK = "line IS NULL OR NOT regexp_matches(line, '[^ \\t\\r\\n\\v\\f\\x{00a0}\\x{3000}]')"
 
 
+_JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# bytes a line that is blank to BLANK can start with (the whitespace it names, and the lead bytes of U+00A0 / U+3000)
+_MAYBE_BLANK_START = np.zeros(256, dtype=bool)
+_MAYBE_BLANK_START[[0x20, 0x09, 0x0D, 0x0A, 0x0B, 0x0C, 0xC2, 0xE3]] = True
+_BLANK_TEXT = re.compile("[^ \t\r\n\v\f\u00a0\u3000]")
+
+
+def _json_columns(fields: dict[str, str]) -> tuple[str, list[str]] | None:
+    """``read_json``'s ``columns`` for the fields' paths (``$.a`` or ``$.a.b``: a VARCHAR, or a STRUCT of them) and
+    the select list naming each field; None for a path it cannot express."""
+    tree: dict[str, dict | None] = {}
+    picks = []
+    for name, path in fields.items():
+        keys = path.split(".")
+        if keys[0] != "$" or not 2 <= len(keys) <= 3 or not all(_JSON_KEY.match(k) for k in keys[1:]):
+            return None
+        top = keys[1]
+        if len(keys) == 2:
+            if top in tree:
+                return None
+            tree[top] = None
+            picks.append(f'"{top}" AS "{name}"')
+        else:
+            sub = tree.setdefault(top, {})
+            if sub is None:
+                return None
+            sub[keys[2]] = None
+            picks.append(f'struct_extract("{top}", \'{keys[2]}\') AS "{name}"')
+    cols = ", ".join(
+        f"'{k}': "
+        + ("'VARCHAR'" if v is None else "'STRUCT(" + ", ".join(f'"{s}" VARCHAR' for s in v) + ")'")
+        for k, v in tree.items()
+    )
+    return "{" + cols + "}", picks
+
+
+@dataclass
+class _Lines:
+    """A file's bytes and its lines (``\\n``-separated, the break excluded); ``rows``: the 0-based indexes of the
+    lines that are not blank as BLANK counts them — the lines the line scan returns as rows."""
+
+    data: bytes | mmap.mmap
+    starts: np.ndarray
+    ends: np.ndarray
+    rows: np.ndarray
+
+
+def _line_index(path: Path) -> _Lines | None:
+    """:class:`_Lines` of a file, or None when ``read_json`` and the line scan could see its lines differently: a
+    lone ``\\r`` (the line scan may break the line there), a vertical tab or form feed (``read_json`` takes them for
+    whitespace around a document, ``json_valid`` does not), a maybe-blank line that is not UTF-8."""
+    with Path(path).open("rb") as fh:
+        if not os.fstat(fh.fileno()).st_size:
+            return _Lines(b"", *(np.zeros(0, dtype=np.int64),) * 3)
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # mapped, not copied; closed when dropped
+    if data.find(b"\x0b") >= 0 or data.find(b"\x0c") >= 0:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if data.find(b"\r") >= 0:
+        cr = np.flatnonzero(buf == 0x0D)
+        if cr[-1] + 1 >= buf.size or (buf[cr + 1] != 0x0A).any():
+            return None
+    nl = np.flatnonzero(buf == 0x0A)
+    starts = np.concatenate([[0], nl + 1])
+    ends = np.concatenate([nl, [buf.size]])
+    if starts[-1] == buf.size:  # the file ends with a line break (or is empty): no line after it
+        starts, ends = starts[:-1], ends[:-1]
+    if not starts.size:
+        return _Lines(data, starts, ends, starts)
+    first = buf[np.minimum(starts, buf.size - 1)]
+    blank = np.zeros(starts.size, dtype=bool)
+    for i in np.flatnonzero((starts == ends) | _MAYBE_BLANK_START[first]):
+        try:
+            text = data[starts[i] : ends[i]].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        blank[i] = _BLANK_TEXT.search(text) is None
+    return _Lines(data, starts, ends, np.flatnonzero(~blank))
+
+
+def _read_jsonl_parsed(
+    files: list[SourceFile], fields: dict[str, str]
+) -> tuple[pl.DataFrame, dict[int, tuple[_Lines, np.ndarray]], list[SourceFile]]:
+    """The lines ``read_json`` parses (one JSON parse per line, where the line scan parses twice: ``json_valid``,
+    then the extraction), with what is left to the line scan.
+
+    ``read_json`` says nothing of where a line it could not parse was: it returns a row without any field for it,
+    or swallows the next line with it, or fails the scan. A file is taken from it when its rows match its
+    non-blank lines one for one — as many rows as lines — so each row gets its line's number; its rows without any
+    field (a cut or corrupt line, bytes that are not UTF-8, ``NaN``, a line with none of the fields) are left to
+    the line scan, which finds and describes them. Returns the rows taken (with ``_fi``, the file's position, and
+    ``_line``), for each file taken its lines and the positions of the rows left, and the files to read wholly
+    by the line scan (all of them when the scan fails or a path is not ``$.key`` / ``$.key.key``). The values
+    are the ones ``json_extract_string`` gives (a number its digits, an object its JSON text, a missing or
+    mistyped path NULL), numbers with an exponent aside (``1e20``: ``1e+20`` here)."""
+    spec = _json_columns(fields)
+    if spec is None or not files:
+        return pl.DataFrame(), {}, files
+    cols, picks = spec
+    sql = (
+        f"SELECT file_index::INTEGER AS _fi, {', '.join(picks)} FROM read_json(?, format='newline_delimited', "
+        f"columns={cols}, ignore_errors=true, maximum_object_size=16777216)"
+    )
+    try:
+        with _CONN_LOCK:
+            frame = fetch_pl(_reader(), sql, [[str(f.path) for f in files]])
+    except duckdb.Error:
+        return pl.DataFrame(), {}, files
+    # the rows come in file order: a row's position in its file is its index less the file's first row's
+    fi = frame["_fi"].to_numpy()
+    counts = np.bincount(fi, minlength=len(files)) if fi.size else np.zeros(len(files), dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    none = frame.select(pl.all_horizontal(pl.col(list(fields)).is_null()))[:, 0].to_numpy()
+    left_rows = np.flatnonzero(none)
+    line_no = np.zeros(frame.height, dtype=np.int64)  # 0: the row is not taken
+    taken, whole = {}, []
+    for i, f in enumerate(files):
+        lines = _line_index(f.path)
+        if lines is None or len(lines.rows) != counts[i]:
+            whole.append(f)
+            continue
+        line_no[first[i] : first[i] + counts[i]] = lines.rows + 1
+        lo, hi = np.searchsorted(left_rows, [first[i], first[i] + counts[i]])
+        left = left_rows[lo:hi] - first[i]
+        if not left.size:  # nothing of this file goes to the line scan: its bytes are not needed
+            lines = _Lines(b"", lines.starts[:0], lines.ends[:0], lines.rows)
+        taken[i] = (lines, left)
+    line_no[none] = 0
+    frame = frame.with_columns(pl.Series(LINE, line_no)).filter(pl.col(LINE) > 0)
+    return frame, taken, whole
+
+
 def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = None) -> RawRead:
     """JSON lines: one text column ``json`` per line (parsed later), or — with ``fields`` (column → JSON path) —
     parsed right in the scan: a column per field plus ``_ok`` (the line is valid JSON), and ``json`` kept only
     where it is not (for the quarantine preview). Parsing in the scan spares moving every raw line through
-    polars and back into DuckDB."""
+    polars and back into DuckDB. With ``fields`` the lines ``read_json`` parses come from it
+    (:func:`_read_jsonl_parsed`) and only the others from the line scan: the few lines it left, written to a
+    temporary file per source file and numbered back, and the files it could not take."""
+    if not fields:
+        return _read_jsonl_lines(files, fields)
+    frame, taken, whole = _read_jsonl_parsed(files, fields)
+    if not taken:
+        return _read_jsonl_lines(files, fields)
+    names = list(fields)
+    parsed = frame.select(
+        pl.lit(True).alias("_ok"),
+        pl.lit(None, pl.String).alias("json"),
+        *names,
+        _sha_of_index("_fi", {str(f.path): f.sha for f in files}),
+        LINE,
+        "_fi",
+    )
+    # the lines left, as small files of their own (one per source file: a byte-order mark stays first), numbered
+    # back to their lines in the source file
+    temps, renumber = [], []
+    try:
+        for i, (lines, left) in taken.items():
+            if not left.size:
+                continue
+            idx = lines.rows[left]
+            fd, tmp = tempfile.mkstemp(suffix=".jsonl", prefix="xsj_lines_")
+            with os.fdopen(fd, "wb") as out:
+                out.write(b"".join(lines.data[lines.starts[j] : lines.ends[j]] + b"\n" for j in idx))
+            temps.append(SourceFile(files[i].sha, files[i].name, Path(tmp), files[i].encoding))
+            renumber.append(
+                pl.DataFrame(
+                    {FILE: files[i].sha, LINE: np.arange(1, idx.size + 1), "_orig": idx + 1},
+                    schema={FILE: pl.String, LINE: pl.Int64, "_orig": pl.Int64},
+                )
+            )
+        rest = _read_jsonl_lines(whole + temps, fields) if whole or temps else None
+    finally:
+        for t in temps:
+            Path(t.path).unlink(missing_ok=True)
+    if rest is None:
+        return RawRead(
+            parsed.drop("_fi"), ["json"], pl.DataFrame(schema=REJECT_SCHEMA), [f.sha for f in files]
+        )
+    rest_frame, rejects = rest.frame, rest.rejects
+    if renumber:
+        ren = pl.concat(renumber)
+        temp_shas = pl.Series([t.sha for t in temps], dtype=pl.String).implode()
+
+        def back(df: pl.DataFrame) -> pl.DataFrame:
+            return (
+                df.join(ren, on=[FILE, LINE], how="left", maintain_order="left")
+                .with_columns(
+                    pl.when(pl.col(FILE).is_in(temp_shas))
+                    .then(pl.col("_orig"))
+                    .otherwise(pl.col(LINE))
+                    .alias(LINE)
+                )
+                .drop("_orig")
+            )
+
+        rest_frame, rejects = back(rest_frame), back(rejects)
+    # rows in batch and line order, as one line scan returns them
+    order = {f.sha: i for i, f in enumerate(files)}
+
+    def file_no(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(pl.col(FILE).replace_strict(order, return_dtype=pl.Int32).alias("_fi"))
+
+    def by_file_and_line(df: pl.DataFrame) -> pl.DataFrame:
+        return df.sort(pl.col("_fi").cast(pl.Int64) * (1 << 40) + pl.col(LINE)).drop("_fi")
+
+    out = by_file_and_line(pl.concat([parsed, file_no(rest_frame.select(parsed.columns[:-1]))]))
+    return RawRead(out, ["json"], by_file_and_line(file_no(rejects)), [f.sha for f in files])
+
+
+def _read_jsonl_lines(files: list[SourceFile], fields: dict[str, str] | None = None) -> RawRead:
+    """:func:`read_jsonl_batch` line by line: every physical line read as text, then validated and parsed."""
     scan = {str(f.path): f.sha for f in files}
     source = (
         "(SELECT line, file_index::INTEGER AS _fi FROM read_csv(?, header=false, columns={'line': 'VARCHAR'}, "
@@ -605,7 +814,9 @@ def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = No
         good, _ = _physical_lines(np.zeros(n, dtype=np.int64), rl + 1)  # _physical_lines counts a header line
         lines[pos : pos + n] = good - 1
         pos += n
-    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(~pl.col("_blank")).drop("_blank")
+    frame = (
+        frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(~pl.col("_blank")).drop("_blank")
+    )
     rejects = rej.select(
         pl.col(FILE),
         pl.col("line").cast(pl.Int64).alias(LINE),
