@@ -770,11 +770,10 @@ def read_jsonl_batch(files: list[SourceFile], fields: dict[str, str] | None = No
     def file_no(df: pl.DataFrame) -> pl.DataFrame:
         return df.with_columns(pl.col(FILE).replace_strict(order, return_dtype=pl.Int32).alias("_fi"))
 
-    def by_file_and_line(df: pl.DataFrame) -> pl.DataFrame:
-        return df.sort(pl.col("_fi").cast(pl.Int64) * (1 << 40) + pl.col(LINE)).drop("_fi")
-
-    out = by_file_and_line(pl.concat([parsed, file_no(rest_frame.select(parsed.columns[:-1]))]))
-    return RawRead(out, ["json"], by_file_and_line(file_no(rejects)), [f.sha for f in files])
+    # both are in (file, line) order already or nearly: merged, the parsed rows are copied once, not sorted
+    rest_frame = file_no(rest_frame.select(parsed.columns[:-1])).cast(parsed.schema).sort("_fi", LINE)
+    out = parsed.merge_sorted(rest_frame, ["_fi", LINE]).drop("_fi")
+    return RawRead(out, ["json"], file_no(rejects).sort("_fi", LINE).drop("_fi"), [f.sha for f in files])
 
 
 def _read_jsonl_lines(files: list[SourceFile], fields: dict[str, str] | None = None) -> RawRead:
