@@ -72,7 +72,9 @@ def _typed(raw_expr: pl.Expr, ftype: str, tz: str, money_unit: str) -> pl.Expr:
     if ftype == "epoch_ms":
         return parse_epoch(raw_expr, "ms")
     if ftype in NUMBER_TYPES:
-        return pl.lit(None, pl.Float64 if ftype == "money" else pl.Int64)  # filled eagerly by parse_number_series
+        return pl.lit(
+            None, pl.Float64 if ftype == "money" else pl.Int64
+        )  # filled eagerly by parse_number_series
     if ftype == "phone":
         return normalise_phone_expr(raw_expr)
     return raw_expr
@@ -181,26 +183,42 @@ def apply_mapping(
 
 
 def add_reason(df: pl.DataFrame, rules: list[tuple[pl.Expr, str, pl.Expr]]) -> pl.DataFrame:
-    """First broken rule wins; rows already carrying a reason keep it."""
+    """First broken rule wins; rows already carrying a reason keep it.
+
+    A rule's test may look at the whole frame (a duplicate test does); its words must be a row's own (they are
+    built only for the rows the rule breaks). Which rule each row breaks is found first, as a small integer, over
+    every row; the codes and words are made for the broken rows alone — most batches break none, and building a
+    text column of a million mostly-empty rows for every rule cost more than testing the rules."""
+    had = REASON in df.columns
+    if not had:
+        df = df.with_columns(
+            pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REASON_TEXT)
+        )
     if not rules:
-        if REASON not in df.columns:
-            return df.with_columns(
-                pl.lit(None, pl.String).alias(REASON), pl.lit(None, pl.String).alias(REASON_TEXT)
-            )
         return df
-    code = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
-    text = pl.when(rules[0][0].fill_null(False)).then(rules[0][2])
-    for broken, c, words in rules[1:]:
-        code = code.when(broken.fill_null(False)).then(pl.lit(c))
-        text = text.when(broken.fill_null(False)).then(words)
-    code = code.otherwise(None)
-    text = text.otherwise(None)
-    if REASON in df.columns:
-        code = pl.coalesce([pl.col(REASON), code])
-        text = pl.coalesce([pl.col(REASON_TEXT), text])
-    # lazily: each rule's test appears in both chains, and only a lazy query evaluates it once (common
-    # subexpression elimination) — a pattern rule is a regex over every row
-    return df.lazy().with_columns(code.alias(REASON), text.alias(REASON_TEXT)).collect()
+    first = pl.when(rules[0][0].fill_null(False)).then(pl.lit(0, pl.UInt16))
+    for i, (broken, _c, _w) in enumerate(rules[1:], start=1):
+        first = first.when(broken.fill_null(False)).then(pl.lit(i, pl.UInt16))
+    # lazily: a lazy query evaluates each test once however often it appears (a pattern rule is a regex per row)
+    first = first.otherwise(None)
+    if had:
+        first = pl.when(pl.col(REASON).is_null()).then(first)
+    hit = df.lazy().select(first.alias("_rule")).collect()["_rule"]
+    rows = hit.is_not_null().arg_true()
+    if rows.len() == 0:
+        return df
+    sub = df[rows].with_columns(hit.gather(rows).alias("_rule"))
+    code = pl.col("_rule").replace_strict(
+        {i: c for i, (_b, c, _w) in enumerate(rules)}, return_dtype=pl.String
+    )
+    text = pl.when(pl.col("_rule") == 0).then(rules[0][2])
+    for i, (_b, _c, words) in enumerate(rules[1:], start=1):
+        text = text.when(pl.col("_rule") == i).then(words)
+    made = sub.select(code.alias(REASON), text.otherwise(None).cast(pl.String).alias(REASON_TEXT))
+    return df.with_columns(
+        df[REASON].clone().scatter(rows, made[REASON]),
+        df[REASON_TEXT].clone().scatter(rows, made[REASON_TEXT]),
+    )
 
 
 def split_quarantine(
