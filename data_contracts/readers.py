@@ -813,9 +813,7 @@ def _read_jsonl_lines(files: list[SourceFile], fields: dict[str, str] | None = N
         good, _ = _physical_lines(np.zeros(n, dtype=np.int64), rl + 1)  # _physical_lines counts a header line
         lines[pos : pos + n] = good - 1
         pos += n
-    frame = (
-        frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(~pl.col("_blank")).drop("_blank")
-    )
+    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).filter(~pl.col("_blank")).drop("_blank")
     rejects = rej.select(
         pl.col(FILE),
         pl.col("line").cast(pl.Int64).alias(LINE),

@@ -72,9 +72,7 @@ def _typed(raw_expr: pl.Expr, ftype: str, tz: str, money_unit: str) -> pl.Expr:
     if ftype == "epoch_ms":
         return parse_epoch(raw_expr, "ms")
     if ftype in NUMBER_TYPES:
-        return pl.lit(
-            None, pl.Float64 if ftype == "money" else pl.Int64
-        )  # filled eagerly by parse_number_series
+        return pl.lit(None, pl.Float64 if ftype == "money" else pl.Int64)  # filled eagerly by parse_number_series
     if ftype == "phone":
         return normalise_phone_expr(raw_expr)
     return raw_expr
