@@ -117,7 +117,7 @@ def test_a_failed_parse_reads_the_whole_batch_line_by_line(tmp_path):
     _same(files)
 
 
-def test_a_path_read_json_cannot_express_goes_line_by_line(tmp_path, monkeypatch):
+def test_a_path_read_json_cannot_express_goes_line_by_line(tmp_path):
     files = _files(tmp_path, ["clean"])
     fields = {**WECOM_ARCHIVE_FIELDS, "first": "$.tolist[0]"}
     assert readers._json_columns(fields) is None
